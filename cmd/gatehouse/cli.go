@@ -1,0 +1,174 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"gatehouse/store"
+)
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// readPassword reads one line from stdin.
+func readPassword(stdin io.Reader, stderr io.Writer) (string, error) {
+	fmt.Fprint(stderr, "Password (one line on standard input): ")
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	fmt.Fprintln(stderr)
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+func userCommand(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	sub, args := args[0], args[1:]
+	fs := flag.NewFlagSet("user "+sub, flag.ContinueOnError)
+	data := dataFlag(fs, getenv)
+	var account, email, name, role string
+	switch sub {
+	case "add":
+		fs.StringVar(&account, "account", "", "account id (ACC-…)")
+		fs.StringVar(&email, "email", "", "email address, the login")
+		fs.StringVar(&name, "name", "", "full name")
+		fs.StringVar(&role, "role", "", "Administrator, Operator or Viewer")
+	case "set-role":
+		fs.StringVar(&email, "email", "", "email address of the user")
+		fs.StringVar(&role, "role", "", "Administrator, Operator or Viewer")
+	case "set-password":
+		fs.StringVar(&email, "email", "", "email address of the user")
+	case "list":
+	default:
+		fmt.Fprintf(stderr, "unknown command \"user %s\"\n\n%s", sub, usage)
+		return errUsage
+	}
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	st, err := openStore(ctx, *data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	switch sub {
+	case "add":
+		password, err := readPassword(stdin, stderr)
+		if err != nil {
+			return err
+		}
+		u, err := st.CreateUser(ctx, store.NewUser{AccountID: account, Email: email, Name: name, Role: role, Password: password})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Added %s %s (%s) to %s as %s.\n", u.ID, u.Email, u.Name, u.AccountID, u.Role)
+	case "set-role":
+		if err := st.SetRole(ctx, email, role); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s is now %s; their sessions have ended.\n", email, role)
+	case "set-password":
+		password, err := readPassword(stdin, stderr)
+		if err != nil {
+			return err
+		}
+		if err := st.SetPassword(ctx, email, password); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "The password of %s was changed; their sessions have ended.\n", email)
+	case "list":
+		users, err := st.Users(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tEMAIL\tNAME\tROLE\tACCOUNT")
+		for _, u := range users {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s (%s)\n", u.ID, u.Email, u.Name, u.Role, u.AccountName, u.AccountID)
+		}
+		return tw.Flush()
+	}
+	return nil
+}
+
+func accountCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "list" {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	fs := flag.NewFlagSet("account list", flag.ContinueOnError)
+	data := dataFlag(fs, getenv)
+	if err := parseFlags(fs, args[1:], stderr); err != nil {
+		return err
+	}
+	st, err := openStore(ctx, *data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	accounts, err := st.Accounts(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tTYPE")
+	for _, a := range accounts {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", a.ID, a.Name, a.Type)
+	}
+	return tw.Flush()
+}
+
+func tokenCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	fs := flag.NewFlagSet("token create", flag.ContinueOnError)
+	data := dataFlag(fs, getenv)
+	account := fs.String("account", "", "account id (ACC-…)")
+	name := fs.String("name", "", "token name")
+	description := fs.String("description", "", "token description")
+	masterKey := fs.String("master-key", getenv("GATEHOUSE_MASTER_KEY"), "base64 32-byte key (GATEHOUSE_MASTER_KEY; default: the key file)")
+	keyFile := fs.String("key-file", getenv("GATEHOUSE_KEY_FILE"), "key file (GATEHOUSE_KEY_FILE; default DATA/gatehouse.key)")
+	var modules stringList
+	fs.Var(&modules, "module", "module to grant (MOD-…); repeat for more")
+	if err := parseFlags(fs, args[1:], stderr); err != nil {
+		return err
+	}
+	if *keyFile == "" {
+		*keyFile = filepath.Join(*data, "gatehouse.key")
+	}
+	st, err := openStore(ctx, *data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if _, err := st.Account(ctx, *account); err != nil {
+		return fmt.Errorf("account %q: %w", *account, err)
+	}
+	sealer, err := loadSealer(*masterKey, *keyFile)
+	if err != nil {
+		return err
+	}
+	t, value, err := st.CreateToken(ctx, sealer, store.SystemActor, *account,
+		store.NewToken{Name: *name, Description: *description, ModuleIDs: modules})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "Created %s %q in %s. Its value is printed once, below; store it now.\n", t.ID, t.Name, t.AccountID)
+	fmt.Fprintln(stdout, value)
+	return nil
+}

@@ -1,0 +1,132 @@
+// Command gatehouse is the Gatehouse server and its administration commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"gatehouse/store"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// errUsage marks a command-line mistake; main exits with status 2 for it.
+var errUsage = errors.New("usage error")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	switch {
+	case err == nil:
+	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "gatehouse:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `Gatehouse: the admin console for API tokens.
+
+Usage:
+  gatehouse [serve] [flags]                 run the server (the default)
+  gatehouse user add --account ACC-… --email … --name … --role Administrator|Operator|Viewer
+  gatehouse user list
+  gatehouse user set-role --email … --role …
+  gatehouse user set-password --email …
+  gatehouse account list
+  gatehouse token create --account ACC-… --name … [--module MOD-… …]
+  gatehouse version
+
+Passwords are read from standard input (one line). Every command takes
+--data DIR (GATEHOUSE_DATA, default ./data). Run "gatehouse serve -h" for the
+server's flags.
+`
+
+// run is the whole program, callable from tests: args without the program
+// name, the environment as a lookup function, and its standard streams.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, args, getenv, stdout, stderr)
+	case "user":
+		return userCommand(ctx, args, getenv, stdin, stdout, stderr)
+	case "account":
+		return accountCommand(ctx, args, getenv, stdout, stderr)
+	case "token":
+		return tokenCommand(ctx, args, getenv, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "gatehouse", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprintf(stderr, "gatehouse: unknown command %q\n\n%s", cmd, usage)
+	return errUsage
+}
+
+// envOr returns the environment variable or, when it is empty, def.
+func envOr(getenv func(string) string, name, def string) string {
+	if v := getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// dataFlag adds the --data flag every command takes.
+func dataFlag(fs *flag.FlagSet, getenv func(string) string) *string {
+	return fs.String("data", envOr(getenv, "GATEHOUSE_DATA", "./data"), "data directory holding the database and key file (GATEHOUSE_DATA)")
+}
+
+// openStore opens the database in the data directory, creating both.
+func openStore(ctx context.Context, dir string) (*store.Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	return store.Open(ctx, filepath.Join(dir, "gatehouse.db"))
+}
+
+// loadSealer returns the token encryption key from the master key when one
+// is given, or from the key file (created on first start).
+func loadSealer(masterKey, keyFile string) (*store.Sealer, error) {
+	var key []byte
+	var err error
+	if masterKey != "" {
+		key, err = store.ParseKey(masterKey)
+		if err != nil {
+			return nil, fmt.Errorf("master key: %w", err)
+		}
+	} else if key, err = store.LoadOrCreateKey(keyFile); err != nil {
+		return nil, err
+	}
+	return store.NewSealer(key)
+}
+
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) error {
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "unexpected argument %q\n", fs.Arg(0))
+		return errUsage
+	}
+	return nil
+}

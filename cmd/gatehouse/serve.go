@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"gatehouse/handlers"
+	"gatehouse/store"
+)
+
+type serveConfig struct {
+	addr, data, publicURL string
+	demo                  bool
+	masterKey, keyFile    string
+	tlsCert, tlsKey       string
+	trustedProxies        string
+	logLevel, logFormat   string
+}
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var cfg serveConfig
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&cfg.addr, "addr", envOr(getenv, "GATEHOUSE_ADDR", "127.0.0.1:8080"), "address to listen on (GATEHOUSE_ADDR)")
+	data := dataFlag(fs, getenv)
+	fs.StringVar(&cfg.publicURL, "public-url", getenv("GATEHOUSE_PUBLIC_URL"), "base URL clients use, e.g. https://gatehouse.example (GATEHOUSE_PUBLIC_URL; default http://ADDR)")
+	fs.BoolVar(&cfg.demo, "demo", getenv("GATEHOUSE_DEMO") == "true" || getenv("GATEHOUSE_DEMO") == "1", "fill an empty database with demo accounts, users and tokens (GATEHOUSE_DEMO)")
+	fs.StringVar(&cfg.masterKey, "master-key", getenv("GATEHOUSE_MASTER_KEY"), "base64 32-byte key encrypting token values (GATEHOUSE_MASTER_KEY; default: the key file)")
+	fs.StringVar(&cfg.keyFile, "key-file", getenv("GATEHOUSE_KEY_FILE"), "key file, created with mode 0600 when missing (GATEHOUSE_KEY_FILE; default DATA/gatehouse.key)")
+	fs.StringVar(&cfg.tlsCert, "tls-cert", getenv("GATEHOUSE_TLS_CERT"), "TLS certificate file (GATEHOUSE_TLS_CERT)")
+	fs.StringVar(&cfg.tlsKey, "tls-key", getenv("GATEHOUSE_TLS_KEY"), "TLS private key file (GATEHOUSE_TLS_KEY)")
+	fs.StringVar(&cfg.trustedProxies, "trusted-proxies", getenv("GATEHOUSE_TRUSTED_PROXIES"), "comma-separated CIDRs whose X-Forwarded-For is believed (GATEHOUSE_TRUSTED_PROXIES)")
+	fs.StringVar(&cfg.logLevel, "log-level", envOr(getenv, "GATEHOUSE_LOG_LEVEL", "info"), "debug, info, warn or error (GATEHOUSE_LOG_LEVEL)")
+	fs.StringVar(&cfg.logFormat, "log-format", envOr(getenv, "GATEHOUSE_LOG_FORMAT", "text"), "text or json (GATEHOUSE_LOG_FORMAT)")
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	cfg.data = *data
+	if cfg.keyFile == "" {
+		cfg.keyFile = filepath.Join(cfg.data, "gatehouse.key")
+	}
+	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
+		fmt.Fprintln(stderr, "--tls-cert and --tls-key go together")
+		return errUsage
+	}
+
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
+		fmt.Fprintf(stderr, "unknown log level %q\n", cfg.logLevel)
+		return errUsage
+	}
+	var logger *slog.Logger
+	switch cfg.logFormat {
+	case "text":
+		logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	case "json":
+		logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	default:
+		fmt.Fprintf(stderr, "unknown log format %q\n", cfg.logFormat)
+		return errUsage
+	}
+
+	ipExtractor := echo.ExtractIPDirect()
+	if cfg.trustedProxies != "" {
+		opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+		for _, cidr := range strings.Split(cfg.trustedProxies, ",") {
+			_, n, err := net.ParseCIDR(strings.TrimSpace(cidr))
+			if err != nil {
+				fmt.Fprintf(stderr, "trusted proxy %q is not a CIDR such as 10.0.0.0/8\n", cidr)
+				return errUsage
+			}
+			opts = append(opts, echo.TrustIPRange(n))
+		}
+		ipExtractor = echo.ExtractIPFromXFFHeader(opts...)
+	}
+
+	st, err := openStore(ctx, cfg.data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	sealer, err := loadSealer(cfg.masterKey, cfg.keyFile)
+	if err != nil {
+		return err
+	}
+	if cfg.demo {
+		seeded, err := st.SeedDemo(ctx, sealer)
+		if err != nil {
+			return fmt.Errorf("demo data: %w", err)
+		}
+		if seeded {
+			logger.Info("demo data created")
+		}
+	}
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	scheme := "http"
+	if cfg.tlsCert != "" {
+		scheme = "https"
+	}
+	base := scheme + "://" + ln.Addr().String()
+	if cfg.publicURL == "" {
+		cfg.publicURL = base
+	}
+	secure := cfg.tlsCert != "" || strings.HasPrefix(cfg.publicURL, "https://")
+
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.IPExtractor = ipExtractor
+	h := handlers.New(handlers.Deps{Store: st, Sealer: sealer, Logger: logger, PublicURL: cfg.publicURL, TLS: secure})
+	h.Register(e)
+
+	srv := &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	if cfg.tlsCert != "" {
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+
+	fmt.Fprintf(stdout, "Gatehouse %s listening on %s\n", version, base)
+	if cfg.demo {
+		fmt.Fprintf(stdout, "Demo logins (password %q):\n", store.DemoPassword)
+		for _, u := range store.DemoUsers {
+			fmt.Fprintf(stdout, "  %-22s %s\n", u.Email, u.Role)
+		}
+	}
+
+	go sweepSessions(ctx, st, logger)
+
+	errc := make(chan error, 1)
+	go func() {
+		if cfg.tlsCert != "" {
+			errc <- srv.ServeTLS(ln, cfg.tlsCert, cfg.tlsKey)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// sweepSessions deletes expired sessions every ten minutes.
+func sweepSessions(ctx context.Context, st *store.Store, logger *slog.Logger) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			now := st.Now()
+			if _, err := st.DeleteExpiredSessions(ctx, now.Add(-handlers.SessionIdleTimeout), now.Add(-handlers.SessionAbsoluteTimeout)); err != nil && ctx.Err() == nil {
+				logger.Error("sweep sessions", "error", err)
+			}
+		}
+	}
+}

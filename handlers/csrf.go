@@ -1,0 +1,63 @@
+package handlers
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+)
+
+// CSRFCookie is the cookie holding the CSRF token; forms send it back in the
+// _csrf field (or scripts in the X-CSRF-Token header).
+const CSRFCookie = "gatehouse_csrf"
+
+const ctxCSRF = "gatehouse.csrf"
+
+func csrfToken(c echo.Context) string {
+	s, _ := c.Get(ctxCSRF).(string)
+	return s
+}
+
+// csrf is middleware that requires every state-changing request to come from
+// this site's own pages: the browser's Sec-Fetch-Site must not say another
+// site sent it, and the request must carry the token of the CSRF cookie.
+// Both checks apply; one does not excuse the other.
+func (h *Handler) csrf(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		token := ""
+		if ck, err := c.Cookie(CSRFCookie); err == nil && len(ck.Value) == 43 {
+			token = ck.Value
+		} else {
+			b := make([]byte, 32)
+			if _, err := rand.Read(b); err != nil {
+				return err
+			}
+			token = base64.RawURLEncoding.EncodeToString(b)
+			c.SetCookie(&http.Cookie{
+				Name: CSRFCookie, Value: token, Path: "/",
+				HttpOnly: true, Secure: h.tls, SameSite: http.SameSiteLaxMode,
+			})
+		}
+		c.Set(ctxCSRF, token)
+		switch c.Request().Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			return next(c)
+		}
+		switch c.Request().Header.Get("Sec-Fetch-Site") {
+		case "", "same-origin", "none":
+		default:
+			return echo.NewHTTPError(http.StatusForbidden, "This request came from another site and was refused.")
+		}
+		sent := c.Request().Header.Get("X-CSRF-Token")
+		if sent == "" {
+			sent = c.FormValue("_csrf")
+		}
+		if subtle.ConstantTimeCompare([]byte(sent), []byte(token)) != 1 {
+			return echo.NewHTTPError(http.StatusForbidden,
+				"This form has expired or did not come from Gatehouse, so nothing was changed. Go back, reload the page and try again.")
+		}
+		return next(c)
+	}
+}

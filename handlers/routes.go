@@ -1,0 +1,43 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"gatehouse/static"
+)
+
+// MaxBodyBytes bounds every request body (echo size syntax); larger ones get 413.
+const MaxBodyBytes = "1M"
+
+// Register puts every route and middleware of Gatehouse on e. The whole
+// surface of the console is listed here, one line a route.
+func (h *Handler) Register(e *echo.Echo) {
+	e.HTTPErrorHandler = h.HandleError
+	e.Use(middleware.RequestID())
+	e.Use(h.logRequests)
+	e.Use(middleware.Recover())
+	e.Use(h.securityHeaders)
+	e.Use(middleware.BodyLimit(MaxBodyBytes))
+
+	e.GET("/healthz", h.healthz)
+	e.GET("/readyz", h.readyz)
+	e.GET("/static/*", echo.WrapHandler(static.Handler()))
+
+	console := e.Group("", h.csrf, h.loadUser)
+	console.GET("/", h.home)
+	console.GET("/login", h.showLogin)
+	console.POST("/login", h.login)
+	console.POST("/logout", h.logout)
+
+	settings := console.Group("/settings", h.requireUser)
+	settings.GET("", h.home)
+	settings.GET("/api-tokens", h.listTokens)
+}
+
+// home sends visitors to the token list (or, through it, to the login page).
+func (h *Handler) home(c echo.Context) error {
+	return c.Redirect(http.StatusSeeOther, "/settings/api-tokens")
+}

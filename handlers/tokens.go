@@ -1,0 +1,263 @@
+package handlers
+
+import (
+	"hash/fnv"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"gatehouse/store"
+	"gatehouse/views"
+)
+
+// The list's paging choices (SPEC §3.2).
+var pageSizes = []int{5, 10, 25, 50, 100}
+
+const (
+	defaultPageSize = 10
+	defaultOrder    = "-created"
+	maxSearchLength = 200
+)
+
+// listQuery is the state of the list page, all of it in the URL.
+type listQuery struct {
+	Search string
+	Status string
+	Module string
+	Order  string // a sort key, "-" in front for descending
+	Page   int
+	Size   int
+}
+
+// values encodes the query, leaving out what equals the default so URLs stay
+// short.
+func (q listQuery) values() url.Values {
+	v := url.Values{}
+	if q.Search != "" {
+		v.Set("q", q.Search)
+	}
+	if q.Status != "" {
+		v.Set("status", q.Status)
+	}
+	if q.Module != "" {
+		v.Set("module", q.Module)
+	}
+	if q.Order != defaultOrder {
+		v.Set("order", q.Order)
+	}
+	if q.Page > 1 {
+		v.Set("page", strconv.Itoa(q.Page))
+	}
+	if q.Size != defaultPageSize {
+		v.Set("size", strconv.Itoa(q.Size))
+	}
+	return v
+}
+
+func (q listQuery) url() string {
+	if enc := q.values().Encode(); enc != "" {
+		return "/settings/api-tokens?" + enc
+	}
+	return "/settings/api-tokens"
+}
+
+// parseListQuery reads the list state from the URL. Unknown or malformed
+// values fall back to their defaults; only a search that is not text at all
+// is refused.
+func parseListQuery(c echo.Context, modules []store.Module) (listQuery, error) {
+	q := listQuery{Order: defaultOrder, Page: 1, Size: defaultPageSize}
+	search := strings.TrimSpace(c.QueryParam("q"))
+	if !utf8.ValidString(search) {
+		return q, echo.NewHTTPError(http.StatusBadRequest, "The search text is not valid UTF-8. Change the search and try again.")
+	}
+	if utf8.RuneCountInString(search) > maxSearchLength {
+		search = string([]rune(search)[:maxSearchLength])
+	}
+	q.Search = search
+	for _, s := range []string{store.StatusActive, store.StatusDisabled} {
+		if strings.EqualFold(c.QueryParam("status"), s) {
+			q.Status = s
+		}
+	}
+	for _, m := range modules {
+		if strings.EqualFold(c.QueryParam("module"), m.ID) {
+			q.Module = m.ID
+		}
+	}
+	if o := c.QueryParam("order"); store.ValidTokenOrder(store.TokenOrder(strings.TrimPrefix(o, "-"))) {
+		q.Order = o
+	}
+	if n, err := strconv.Atoi(c.QueryParam("size")); err == nil {
+		for _, s := range pageSizes {
+			if n == s {
+				q.Size = n
+			}
+		}
+	}
+	if n, err := strconv.Atoi(c.QueryParam("page")); err == nil && n > 1 && n <= 1_000_000 {
+		q.Page = n
+	}
+	return q, nil
+}
+
+func (h *Handler) listTokens(c echo.Context) error {
+	ctx := c.Request().Context()
+	u, _ := currentUser(c)
+	modules, err := h.store.AccountModules(ctx, u.AccountID)
+	if err != nil {
+		return err
+	}
+	q, err := parseListQuery(c, modules)
+	if err != nil {
+		return err
+	}
+	sq := store.TokenQuery{
+		Search: q.Search, Status: q.Status, Module: q.Module,
+		Order: store.TokenOrder(strings.TrimPrefix(q.Order, "-")), Desc: strings.HasPrefix(q.Order, "-"),
+		Offset: (q.Page - 1) * q.Size, Limit: q.Size,
+	}
+	page, err := h.store.ListTokens(ctx, u.AccountID, sq)
+	if err != nil {
+		return err
+	}
+	pages := max(1, (page.Total+q.Size-1)/q.Size)
+	if q.Page > pages {
+		// Past the end (a bookmark from when there were more tokens): show
+		// the last page rather than an empty one.
+		q.Page = pages
+		sq.Offset = (q.Page - 1) * q.Size
+		if page, err = h.store.ListTokens(ctx, u.AccountID, sq); err != nil {
+			return err
+		}
+	}
+
+	m := views.TokenList{
+		Chrome: h.chrome(c, "API tokens", "api-tokens"),
+		Search: q.Search,
+		Order:  q.Order,
+		Size:   q.Size,
+		Total:  page.Total,
+		Page:   q.Page,
+		Pages:  pages,
+	}
+	if q.Order == defaultOrder {
+		m.Order = ""
+	}
+	if q.Size == defaultPageSize {
+		m.Size = 0
+	}
+	m.Filtered = q.Search != "" || q.Status != "" || q.Module != ""
+	if page.Total == 0 && !m.Filtered {
+		m.NoTokensYet = true
+	}
+	if page.Total > 0 {
+		m.From = (q.Page-1)*q.Size + 1
+		m.To = m.From + len(page.Tokens) - 1
+	}
+	m.ClearURL = listQuery{Order: q.Order, Page: 1, Size: q.Size}.url()
+	if q.Page > 1 {
+		prev := q
+		prev.Page--
+		m.PrevURL = prev.url()
+	}
+	if q.Page < pages {
+		next := q
+		next.Page++
+		m.NextURL = next.url()
+	}
+	m.Statuses = []views.Option{{Value: "", Label: "All statuses", Selected: q.Status == ""}}
+	for _, s := range []string{store.StatusActive, store.StatusDisabled} {
+		m.Statuses = append(m.Statuses, views.Option{Value: s, Label: s, Selected: q.Status == s})
+	}
+	m.Modules = []views.Option{{Value: "", Label: "All modules", Selected: q.Module == ""}}
+	for _, mod := range modules {
+		m.Modules = append(m.Modules, views.Option{Value: mod.ID, Label: mod.Name, Selected: q.Module == mod.ID})
+	}
+	for _, s := range pageSizes {
+		m.Sizes = append(m.Sizes, views.Option{Value: strconv.Itoa(s), Label: strconv.Itoa(s), Selected: q.Size == s})
+	}
+	m.Headers = sortHeaders(q)
+	for _, t := range page.Tokens {
+		m.Rows = append(m.Rows, tokenRow(t))
+	}
+	return h.render(c, http.StatusOK, views.TokenListView(m))
+}
+
+// sortHeaders builds the column headers; a sortable header links to the list
+// sorted by its column, flipping the direction when it is already in force.
+func sortHeaders(q listQuery) []views.SortHeader {
+	cols := []struct {
+		label string
+		key   store.TokenOrder
+		first string // the direction of a first click
+	}{
+		{"API token", store.OrderName, ""},
+		{"Modules", "", ""},
+		{"Created by", "", ""},
+		{"Date created", store.OrderCreated, "-"},
+		{"Last access", store.OrderLastAccess, "-"},
+		{"Status", store.OrderStatus, ""},
+	}
+	cur := strings.TrimPrefix(q.Order, "-")
+	desc := strings.HasPrefix(q.Order, "-")
+	out := make([]views.SortHeader, 0, len(cols))
+	for _, col := range cols {
+		h := views.SortHeader{Label: col.label}
+		if col.key == "" {
+			out = append(out, h)
+			continue
+		}
+		target := q
+		target.Page = 1
+		target.Order = col.first + string(col.key)
+		if cur == string(col.key) {
+			if desc {
+				h.Sort = "descending"
+				target.Order = string(col.key)
+			} else {
+				h.Sort = "ascending"
+				target.Order = "-" + string(col.key)
+			}
+		}
+		h.URL = target.url()
+		out = append(out, h)
+	}
+	return out
+}
+
+func tokenRow(t store.Token) views.TokenRow {
+	r := views.TokenRow{
+		ID:            t.ID,
+		Name:          t.Name,
+		URL:           "/settings/api-tokens/" + t.ID,
+		Avatar:        views.Avatar{Initials: initials(t.Name), Color: avatarColor(t.ID)},
+		ModuleCount:   len(t.Modules),
+		CreatedByName: t.CreatedBy.Name,
+		CreatedByID:   t.CreatedBy.ID,
+		Created:       formatDateTime(t.CreatedAt),
+		Status:        t.Status,
+	}
+	if t.LastAccessAt.Valid {
+		r.LastAccess = formatDateTime(t.LastAccessAt.Time)
+	}
+	names := make([]string, len(t.Modules))
+	for i, m := range t.Modules {
+		names[i] = m.Name
+	}
+	r.ModuleNames = strings.Join(names, ", ")
+	if len(t.Modules) == 1 {
+		r.ModuleName, r.ModuleID = t.Modules[0].Name, t.Modules[0].ID
+	}
+	return r
+}
+
+// avatarColor picks one of eight avatar colours, stable for an id.
+func avatarColor(id string) int {
+	f := fnv.New32a()
+	f.Write([]byte(id))
+	return int(f.Sum32() % 8)
+}

@@ -1,0 +1,191 @@
+// Package store is Gatehouse's persistence layer: an embedded SQLite database
+// holding accounts, users, sessions, API tokens and the audit trail.
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/big"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Sentinel errors returned by the store; the HTTP layer maps them to statuses.
+var (
+	// ErrNotFound means the object does not exist or is not visible to the caller.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means the object changed since the caller read it.
+	ErrConflict = errors.New("conflict")
+	// ErrInvalidTransition means the requested state change is not allowed.
+	ErrInvalidTransition = errors.New("invalid state transition")
+	// ErrDuplicate means a unique value (such as an email) is already taken.
+	ErrDuplicate = errors.New("already exists")
+)
+
+// ValidationError reports invalid input field by field.
+type ValidationError struct {
+	Fields map[string]string
+}
+
+func (e *ValidationError) Error() string {
+	keys := make([]string, 0, len(e.Fields))
+	for k := range e.Fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, k+": "+e.Fields[k])
+	}
+	return "invalid input: " + strings.Join(parts, "; ")
+}
+
+// Store is the handle on the database. It is safe for concurrent use.
+type Store struct {
+	db  *sql.DB
+	now func() time.Time
+}
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Open opens (creating if needed) the SQLite database at path and brings its
+// schema up to date.
+func Open(ctx context.Context, path string) (*Store, error) {
+	q := url.Values{}
+	for _, p := range []string{
+		"journal_mode(WAL)",
+		"busy_timeout(10000)",
+		"foreign_keys(ON)",
+		"synchronous(NORMAL)",
+	} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	q.Set("_time_format", "sqlite")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	// A small bounded pool: SQLite has one writer at a time, and WAL lets the
+	// readers run beside it.
+	db.SetMaxOpenConns(4)
+	db.SetMaxIdleConns(4)
+	db.SetConnMaxIdleTime(0)
+	s := &Store{db: db, now: func() time.Time { return time.Now().UTC() }}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// DB exposes the database handle for tests and maintenance commands.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// SetClock replaces the store's clock; tests use it to move time.
+func (s *Store) SetClock(now func() time.Time) { s.now = func() time.Time { return now().UTC() } }
+
+// Now is the store's current time in UTC.
+func (s *Store) Now() time.Time { return s.now() }
+
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		name TEXT PRIMARY KEY,
+		applied_at TEXT NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("create migrations table: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := s.applyMigration(ctx, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) applyMigration(ctx context.Context, name string) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE name = ?`, name).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	body, err := migrations.ReadFile(name)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+		return fmt.Errorf("migration %s: %w", name, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`, name, s.now()); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// digits returns n random decimal digits from crypto/rand.
+func digits(n int) string {
+	var b strings.Builder
+	ten := big.NewInt(10)
+	for range n {
+		d, err := rand.Int(rand.Reader, ten)
+		if err != nil {
+			panic("crypto/rand failed: " + err.Error())
+		}
+		b.WriteByte(byte('0' + d.Int64()))
+	}
+	return b.String()
+}
+
+// NewID returns a random identifier such as ACC-1234-5678: prefix followed by
+// groups of four random digits.
+func NewID(prefix string, groups int) string {
+	parts := []string{prefix}
+	for range groups {
+		parts = append(parts, digits(4))
+	}
+	return strings.Join(parts, "-")
+}
+
+// isUniqueViolation reports whether err is SQLite's UNIQUE or PRIMARY KEY
+// constraint failure.
+func isUniqueViolation(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+// insertWithID runs insert with fresh ids until one does not collide.
+func insertWithID(newID func() string, insert func(id string) error) (string, error) {
+	for range 10 {
+		id := newID()
+		err := insert(id)
+		if isUniqueViolation(err) && strings.Contains(err.Error(), ".id") {
+			continue
+		}
+		return id, err
+	}
+	return "", errors.New("could not find a free identifier")
+}

@@ -1,0 +1,488 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Token statuses of SPEC §2.4.
+const (
+	StatusActive   = "Active"
+	StatusDisabled = "Disabled"
+	StatusDeleted  = "Deleted"
+)
+
+// Limits of the token fields.
+const (
+	MaxNameLength        = 200
+	MaxDescriptionLength = 2000
+	MaxLogoBytes         = 5 << 20
+)
+
+// ActorRef names who did something, as recorded at the time.
+type ActorRef struct {
+	ID   string
+	Name string
+}
+
+// Token is an API token as the console and the API show it. The value is
+// never part of it.
+type Token struct {
+	ID              string
+	AccountID       string
+	AccountName     string
+	Name            string
+	Description     string
+	Status          string
+	LogoType        string
+	Modules         []Module
+	CreatedAt       time.Time
+	CreatedBy       ActorRef
+	UpdatedAt       time.Time
+	UpdatedBy       ActorRef
+	LastAccessAt    sql.NullTime
+	LastAccessIP    string
+	LastAccessAgent string
+	DisabledAt      sql.NullTime
+	DisabledBy      ActorRef
+	DisabledReason  string
+	Version         int64
+}
+
+// NewToken holds the fields of a token being added.
+type NewToken struct {
+	Name        string
+	Description string
+	ModuleIDs   []string
+	Logo        []byte
+}
+
+// ValidateName checks a token name against SPEC §2.4 and returns the message
+// for the field, or "".
+func ValidateName(name string) string {
+	switch {
+	case !utf8.ValidString(name):
+		return "Name contains invalid characters."
+	case strings.TrimSpace(name) == "":
+		return "Name is required."
+	case utf8.RuneCountInString(name) > MaxNameLength:
+		return fmt.Sprintf("Name must be at most %d characters (it has %d).", MaxNameLength, utf8.RuneCountInString(name))
+	}
+	for _, r := range name {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune(" -.'\"", r) {
+			return fmt.Sprintf("Name may contain letters, digits, spaces and - . ' \" only, not %q.", r)
+		}
+	}
+	return ""
+}
+
+// ValidateDescription checks a token description and returns the message for
+// the field, or "".
+func ValidateDescription(d string) string {
+	switch {
+	case !utf8.ValidString(d):
+		return "Description contains invalid characters."
+	case utf8.RuneCountInString(d) > MaxDescriptionLength:
+		return fmt.Sprintf("Description must be at most %d characters (it has %d).", MaxDescriptionLength, utf8.RuneCountInString(d))
+	}
+	for _, r := range d {
+		if unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' {
+			return "Description contains control characters."
+		}
+	}
+	return ""
+}
+
+// LogoType returns the content type of a PNG or JPEG logo judged by its bytes,
+// or a message saying why the logo is refused.
+func LogoType(b []byte) (string, string) {
+	if len(b) > MaxLogoBytes {
+		return "", "Logo must be at most 5 MB."
+	}
+	switch {
+	case bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")):
+		return "image/png", ""
+	case http.DetectContentType(b) == "image/jpeg":
+		return "image/jpeg", ""
+	}
+	return "", "Logo must be a PNG or JPEG image."
+}
+
+func (s *Store) validateNewToken(ctx context.Context, tx *sql.Tx, accountID string, nt *NewToken) (string, error) {
+	errs := map[string]string{}
+	nt.Name = strings.TrimSpace(nt.Name)
+	if m := ValidateName(nt.Name); m != "" {
+		errs["name"] = m
+	}
+	if m := ValidateDescription(nt.Description); m != "" {
+		errs["description"] = m
+	}
+	var logoType string
+	if len(nt.Logo) > 0 {
+		var m string
+		if logoType, m = LogoType(nt.Logo); m != "" {
+			errs["logo"] = m
+		}
+	}
+	for _, m := range nt.ModuleIDs {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM account_modules WHERE account_id = ? AND module_id = ?`,
+			accountID, m).Scan(&n); err != nil {
+			return "", err
+		}
+		if n == 0 {
+			errs["modules"] = fmt.Sprintf("Module %s is not enabled for this account.", m)
+		}
+	}
+	if len(errs) > 0 {
+		return "", &ValidationError{Fields: errs}
+	}
+	return logoType, nil
+}
+
+// CreateToken adds an Active token to the account and returns it with its
+// value, which is shown once here and otherwise kept only hashed and sealed.
+func (s *Store) CreateToken(ctx context.Context, sealer *Sealer, actor Actor, accountID string, nt NewToken) (Token, string, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return Token{}, "", err
+	}
+	defer tx.Rollback()
+	logoType, err := s.validateNewToken(ctx, tx, accountID, &nt)
+	if err != nil {
+		return Token{}, "", err
+	}
+	now := s.now()
+	var value string
+	id, err := insertWithID(func() string { return NewID("TKN", 2) }, func(id string) error {
+		value = NewTokenValue(id)
+		_, err := tx.ExecContext(ctx, `INSERT INTO api_tokens
+			(id, account_id, name, description, status, secret_hash, secret_sealed, logo_type,
+			 created_at, created_by_id, created_by_name, updated_at, updated_by_id, updated_by_name)
+			VALUES (?, ?, ?, ?, 'Active', ?, ?, NULLIF(?, ''), ?, ?, ?, ?, ?, ?)`,
+			id, accountID, nt.Name, nt.Description, HashTokenValue(value), sealer.Seal(id, value), logoType,
+			now, actor.ID, actor.Name, now, actor.ID, actor.Name)
+		return err
+	})
+	if err != nil {
+		return Token{}, "", fmt.Errorf("insert token: %w", err)
+	}
+	if logoType != "" {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO api_token_logos (token_id, content_type, data) VALUES (?, ?, ?)`,
+			id, logoType, nt.Logo); err != nil {
+			return Token{}, "", err
+		}
+	}
+	for _, m := range nt.ModuleIDs {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO api_token_modules (token_id, module_id) VALUES (?, ?)`, id, m); err != nil {
+			return Token{}, "", err
+		}
+	}
+	if _, err := s.appendAudit(ctx, tx, AuditRecord{
+		AccountID: accountID, OccurredAt: now, Event: EventTokenCreated,
+		ObjectType: ObjectTypeToken, ObjectID: id, ObjectName: nt.Name, Actor: actor,
+		Summary: fmt.Sprintf("API token %s was created.", id),
+		Details: detailsJSON(map[string]any{"after": map[string]any{
+			"name": nt.Name, "description": nt.Description, "modules": nt.ModuleIDs, "status": StatusActive, "logo": logoType != "",
+		}}),
+	}); err != nil {
+		return Token{}, "", err
+	}
+	t, err := s.token(ctx, tx, accountID, id)
+	if err != nil {
+		return Token{}, "", err
+	}
+	return t, value, tx.Commit()
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+const tokenColumns = `t.id, t.account_id, a.name, t.name, t.description, t.status, COALESCE(t.logo_type, ''),
+	t.created_at, t.created_by_id, t.created_by_name, t.updated_at, t.updated_by_id, t.updated_by_name,
+	t.last_access_at, COALESCE(t.last_access_ip, ''), COALESCE(t.last_access_agent, ''),
+	t.disabled_at, COALESCE(t.disabled_by_id, ''), COALESCE(t.disabled_by_name, ''), COALESCE(t.disabled_reason, ''),
+	t.version`
+
+func scanToken(row interface{ Scan(...any) error }) (Token, error) {
+	var t Token
+	err := row.Scan(&t.ID, &t.AccountID, &t.AccountName, &t.Name, &t.Description, &t.Status, &t.LogoType,
+		&t.CreatedAt, &t.CreatedBy.ID, &t.CreatedBy.Name, &t.UpdatedAt, &t.UpdatedBy.ID, &t.UpdatedBy.Name,
+		&t.LastAccessAt, &t.LastAccessIP, &t.LastAccessAgent,
+		&t.DisabledAt, &t.DisabledBy.ID, &t.DisabledBy.Name, &t.DisabledReason, &t.Version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Token{}, ErrNotFound
+	}
+	return t, err
+}
+
+// Token returns a live (not deleted) token of the account with its modules.
+// Another account's token, a deleted one and an unknown id are all ErrNotFound.
+func (s *Store) Token(ctx context.Context, accountID, id string) (Token, error) {
+	return s.token(ctx, s.db, accountID, id)
+}
+
+func (s *Store) token(ctx context.Context, q querier, accountID, id string) (Token, error) {
+	t, err := scanToken(q.QueryRowContext(ctx, `SELECT `+tokenColumns+`
+		FROM api_tokens t JOIN accounts a ON a.id = t.account_id
+		WHERE t.id = ? AND t.account_id = ? AND t.status != 'Deleted'`, id, accountID))
+	if err != nil {
+		return Token{}, err
+	}
+	mods, err := tokenModules(ctx, q, []string{id})
+	if err != nil {
+		return Token{}, err
+	}
+	t.Modules = mods[id]
+	return t, nil
+}
+
+// tokenModules returns the granted modules of each token, in catalogue order.
+func tokenModules(ctx context.Context, q querier, ids []string) (map[string][]Module, error) {
+	out := make(map[string][]Module, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	rows, err := q.QueryContext(ctx, `SELECT tm.token_id, m.id, m.name, m.description
+		FROM api_token_modules tm JOIN modules m ON m.id = tm.module_id
+		WHERE tm.token_id IN (`+placeholders(len(ids))+`) ORDER BY m.position`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var tokenID string
+		var m Module
+		if err := rows.Scan(&tokenID, &m.ID, &m.Name, &m.Description); err != nil {
+			return nil, err
+		}
+		out[tokenID] = append(out[tokenID], m)
+	}
+	return out, rows.Err()
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// TokenOrder is a sort key of the token list.
+type TokenOrder string
+
+// The list's sort keys.
+const (
+	OrderName       TokenOrder = "name"
+	OrderCreated    TokenOrder = "created"
+	OrderLastAccess TokenOrder = "lastAccess"
+	OrderStatus     TokenOrder = "status"
+)
+
+// tokenOrderBy maps a sort key to its ORDER BY terms (ascending).
+var tokenOrderBy = map[TokenOrder][]string{
+	OrderName:       {"t.name COLLATE NOCASE", "t.id"},
+	OrderCreated:    {"t.created_at", "t.id"},
+	OrderLastAccess: {"t.last_access_at", "t.id"},
+	OrderStatus:     {"t.status", "t.name COLLATE NOCASE", "t.id"},
+}
+
+// ValidTokenOrder reports whether o is a known sort key.
+func ValidTokenOrder(o TokenOrder) bool {
+	_, ok := tokenOrderBy[o]
+	return ok
+}
+
+// TokenQuery selects a page of an account's live tokens.
+type TokenQuery struct {
+	Search string // matched against name, id and description
+	Status string // "" for any live status
+	Module string // "" for any
+	Order  TokenOrder
+	Desc   bool
+	Offset int
+	Limit  int
+}
+
+// TokenPage is one page of tokens and the number of tokens matching in all.
+type TokenPage struct {
+	Tokens []Token
+	Total  int
+}
+
+func escapeLike(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(s) + "%"
+}
+
+// ListTokens returns one page of the account's live tokens. The page's ids
+// are found first (from the covering index where no search is given), and only
+// those rows are read in full.
+func (s *Store) ListTokens(ctx context.Context, accountID string, q TokenQuery) (TokenPage, error) {
+	where := []string{"t.account_id = ?", "t.status != 'Deleted'"}
+	args := []any{accountID}
+	if q.Status != "" {
+		where = append(where, "t.status = ?")
+		args = append(args, q.Status)
+	}
+	if q.Module != "" {
+		where = append(where, "EXISTS (SELECT 1 FROM api_token_modules tm WHERE tm.token_id = t.id AND tm.module_id = ?)")
+		args = append(args, q.Module)
+	}
+	if q.Search != "" {
+		where = append(where, `(t.name LIKE ? ESCAPE '\' OR t.id LIKE ? ESCAPE '\' OR t.description LIKE ? ESCAPE '\')`)
+		p := escapeLike(q.Search)
+		args = append(args, p, p, p)
+	}
+	cond := strings.Join(where, " AND ")
+
+	var page TokenPage
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM api_tokens t WHERE `+cond, args...).Scan(&page.Total); err != nil {
+		return TokenPage{}, fmt.Errorf("count tokens: %w", err)
+	}
+	if page.Total == 0 || q.Offset >= page.Total {
+		return page, nil
+	}
+
+	terms, ok := tokenOrderBy[q.Order]
+	if !ok {
+		terms = tokenOrderBy[OrderCreated]
+	}
+	dir := " ASC"
+	if q.Desc {
+		dir = " DESC"
+	}
+	order := make([]string, len(terms))
+	for i, t := range terms {
+		order[i] = t + dir
+	}
+	orderBy := strings.Join(order, ", ")
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 10
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+tokenColumns+`
+		FROM api_tokens t JOIN accounts a ON a.id = t.account_id
+		WHERE t.id IN (SELECT t.id FROM api_tokens t WHERE `+cond+` ORDER BY `+orderBy+` LIMIT ? OFFSET ?)
+		ORDER BY `+orderBy, append(args, limit, q.Offset)...)
+	if err != nil {
+		return TokenPage{}, fmt.Errorf("list tokens: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return TokenPage{}, err
+		}
+		page.Tokens = append(page.Tokens, t)
+		ids = append(ids, t.ID)
+	}
+	if err := rows.Err(); err != nil {
+		return TokenPage{}, err
+	}
+	mods, err := tokenModules(ctx, s.db, ids)
+	if err != nil {
+		return TokenPage{}, err
+	}
+	for i := range page.Tokens {
+		page.Tokens[i].Modules = mods[page.Tokens[i].ID]
+	}
+	return page, nil
+}
+
+// CountTokens returns how many live tokens the account has.
+func (s *Store) CountTokens(ctx context.Context, accountID string) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM api_tokens WHERE account_id = ? AND status != 'Deleted'`, accountID).Scan(&n)
+	return n, err
+}
+
+// transition moves a token from one of the allowed statuses to another, checks
+// the caller's version, and writes the audit record, all in one transaction.
+func (s *Store) transition(ctx context.Context, actor Actor, accountID, id string, version int64,
+	from, to, event, summary string, extra map[string]any, set string, setArgs ...any) (Token, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return Token{}, err
+	}
+	defer tx.Rollback()
+	cur, err := s.token(ctx, tx, accountID, id)
+	if err != nil {
+		return Token{}, err
+	}
+	if version != 0 && cur.Version != version {
+		return cur, ErrConflict
+	}
+	if !strings.Contains(from, cur.Status) {
+		return cur, ErrInvalidTransition
+	}
+	now := s.now()
+	args := append([]any{to, now, actor.ID, actor.Name}, setArgs...)
+	args = append(args, id, accountID, cur.Version)
+	res, err := tx.ExecContext(ctx, `UPDATE api_tokens SET status = ?, updated_at = ?, updated_by_id = ?, updated_by_name = ?,
+		version = version + 1`+set+` WHERE id = ? AND account_id = ? AND version = ?`, args...)
+	if err != nil {
+		return Token{}, err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return cur, ErrConflict
+	}
+	details := map[string]any{"changes": map[string]Change{"status": {Before: cur.Status, After: to}}}
+	for k, v := range extra {
+		details[k] = v
+	}
+	if _, err := s.appendAudit(ctx, tx, AuditRecord{
+		AccountID: accountID, OccurredAt: now, Event: event,
+		ObjectType: ObjectTypeToken, ObjectID: id, ObjectName: cur.Name, Actor: actor,
+		Summary: summary, Details: detailsJSON(details),
+	}); err != nil {
+		return Token{}, err
+	}
+	var t Token
+	if to != StatusDeleted {
+		if t, err = s.token(ctx, tx, accountID, id); err != nil {
+			return Token{}, err
+		}
+	}
+	return t, tx.Commit()
+}
+
+// DisableToken moves an Active token to Disabled. version 0 skips the
+// optimistic concurrency check.
+func (s *Store) DisableToken(ctx context.Context, actor Actor, accountID, id string, version int64, reason string) (Token, error) {
+	extra := map[string]any{}
+	if reason != "" {
+		extra["reason"] = reason
+	}
+	return s.transition(ctx, actor, accountID, id, version, StatusActive, StatusDisabled, EventTokenDisabled,
+		fmt.Sprintf("API token %s was disabled.", id), extra,
+		`, disabled_at = ?, disabled_by_id = ?, disabled_by_name = ?, disabled_reason = NULLIF(?, '')`,
+		s.now(), actor.ID, actor.Name, reason)
+}
+
+// EnableToken moves a Disabled token back to Active.
+func (s *Store) EnableToken(ctx context.Context, actor Actor, accountID, id string, version int64) (Token, error) {
+	return s.transition(ctx, actor, accountID, id, version, StatusDisabled, StatusActive, EventTokenEnabled,
+		fmt.Sprintf("API token %s was enabled.", id), nil,
+		`, disabled_at = NULL, disabled_by_id = NULL, disabled_by_name = NULL, disabled_reason = NULL`)
+}
+
+// DeleteToken moves an Active or Disabled token to Deleted, for good.
+func (s *Store) DeleteToken(ctx context.Context, actor Actor, accountID, id string, version int64) error {
+	_, err := s.transition(ctx, actor, accountID, id, version, StatusActive+"|"+StatusDisabled, StatusDeleted, EventTokenDeleted,
+		fmt.Sprintf("API token %s was deleted.", id), nil,
+		`, deleted_at = ?, deleted_by_id = ?, deleted_by_name = ?`, s.now(), actor.ID, actor.Name)
+	return err
+}

@@ -1,0 +1,27 @@
+package views
+
+import (
+	"fmt"
+	"strings"
+)
+
+func avatarColor(n int) string { return fmt.Sprintf("avatar-c%d", ((n%8)+8)%8) }
+
+func statusClass(status string) string { return "badge-" + strings.ToLower(status) }
+
+func statusText(code int) string {
+	if code == 0 {
+		return ""
+	}
+	return fmt.Sprintf("Error %d", code)
+}
+
+func sortHint(sort string) string {
+	switch sort {
+	case "ascending":
+		return "(sorted ascending; select to sort descending)"
+	case "descending":
+		return "(sorted descending; select to sort ascending)"
+	}
+	return "(select to sort)"
+}
