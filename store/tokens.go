@@ -181,10 +181,8 @@ func (s *Store) CreateToken(ctx context.Context, sealer *Sealer, actor Actor, ac
 			return Token{}, "", err
 		}
 	}
-	for _, m := range nt.ModuleIDs {
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO api_token_modules (token_id, module_id) VALUES (?, ?)`, id, m); err != nil {
-			return Token{}, "", err
-		}
+	if err := setTokenModules(ctx, tx, id, nt.ModuleIDs); err != nil {
+		return Token{}, "", err
 	}
 	if _, err := s.appendAudit(ctx, tx, AuditRecord{
 		AccountID: accountID, OccurredAt: now, Event: EventTokenCreated,
@@ -201,6 +199,23 @@ func (s *Store) CreateToken(ctx context.Context, sealer *Sealer, actor Actor, ac
 		return Token{}, "", err
 	}
 	return t, value, tx.Commit()
+}
+
+// setTokenModules replaces a token's granted modules and keeps its
+// module_bits in step with them.
+func setTokenModules(ctx context.Context, tx *sql.Tx, tokenID string, moduleIDs []string) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM api_token_modules WHERE token_id = ?`, tokenID); err != nil {
+		return err
+	}
+	for _, m := range moduleIDs {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO api_token_modules (token_id, module_id) VALUES (?, ?)`, tokenID, m); err != nil {
+			return err
+		}
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE api_tokens SET module_bits = (
+		SELECT COALESCE(SUM(m.bit), 0) FROM api_token_modules tm JOIN modules m ON m.id = tm.module_id WHERE tm.token_id = ?)
+		WHERE id = ?`, tokenID, tokenID)
+	return err
 }
 
 type querier interface {
@@ -337,13 +352,19 @@ func (s *Store) ListTokens(ctx context.Context, accountID string, q TokenQuery) 
 		args = append(args, q.Status)
 	}
 	if q.Module != "" {
-		where = append(where, "EXISTS (SELECT 1 FROM api_token_modules tm WHERE tm.token_id = t.id AND tm.module_id = ?)")
+		where = append(where, "t.module_bits & (SELECT m.bit FROM modules m WHERE m.id = ?) != 0")
 		args = append(args, q.Module)
 	}
 	if q.Search != "" {
-		where = append(where, `(t.name LIKE ? ESCAPE '\' OR t.id LIKE ? ESCAPE '\' OR t.description LIKE ? ESCAPE '\')`)
-		p := escapeLike(q.Search)
-		args = append(args, p, p, p)
+		if utf8.RuneCountInString(q.Search) >= 3 {
+			// The trigram index finds substrings of three or more characters.
+			where = append(where, "t.rid IN (SELECT rowid FROM api_tokens_search WHERE api_tokens_search MATCH ?)")
+			args = append(args, `"`+strings.ReplaceAll(q.Search, `"`, `""`)+`"`)
+		} else {
+			where = append(where, `(t.name LIKE ? ESCAPE '\' OR t.id LIKE ? ESCAPE '\' OR t.description LIKE ? ESCAPE '\')`)
+			p := escapeLike(q.Search)
+			args = append(args, p, p, p)
+		}
 	}
 	cond := strings.Join(where, " AND ")
 

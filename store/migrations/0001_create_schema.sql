@@ -8,23 +8,26 @@ CREATE TABLE accounts (
     created_at DATETIME NOT NULL
 );
 
--- The module catalogue ships with the product.
+-- The module catalogue ships with the product. Each module owns one bit, so
+-- a token's granted modules also fit in one integer that the list indexes
+-- carry (api_tokens.module_bits) and the module filter reads without a join.
 CREATE TABLE modules (
     id          TEXT PRIMARY KEY,
     name        TEXT NOT NULL,
     description TEXT NOT NULL,
-    position    INTEGER NOT NULL
+    position    INTEGER NOT NULL,
+    bit         INTEGER NOT NULL UNIQUE
 );
 
-INSERT INTO modules (id, name, description, position) VALUES
-    ('MOD-1756', 'Access management', 'Manage the access to your account', 1),
-    ('MOD-9042', 'Account management', 'Manage the licensees and other account objects', 2),
-    ('MOD-0478', 'Marketplace', 'Buy and manage subscription based licenses', 3),
-    ('MOD-2210', 'Billing', 'View invoices, statements and journals', 4),
-    ('MOD-3385', 'Procurement', 'Place and track orders and requests', 5),
-    ('MOD-4617', 'Helpdesk', 'Open and follow support cases', 6),
-    ('MOD-5823', 'Notifications', 'Configure and receive platform notifications', 7),
-    ('MOD-6094', 'Catalog management', 'Publish and maintain products and price lists', 8);
+INSERT INTO modules (id, name, description, position, bit) VALUES
+    ('MOD-1756', 'Access management', 'Manage the access to your account', 1, 1),
+    ('MOD-9042', 'Account management', 'Manage the licensees and other account objects', 2, 2),
+    ('MOD-0478', 'Marketplace', 'Buy and manage subscription based licenses', 3, 4),
+    ('MOD-2210', 'Billing', 'View invoices, statements and journals', 4, 8),
+    ('MOD-3385', 'Procurement', 'Place and track orders and requests', 5, 16),
+    ('MOD-4617', 'Helpdesk', 'Open and follow support cases', 6, 32),
+    ('MOD-5823', 'Notifications', 'Configure and receive platform notifications', 7, 64),
+    ('MOD-6094', 'Catalog management', 'Publish and maintain products and price lists', 8, 128);
 
 CREATE TABLE account_modules (
     account_id TEXT NOT NULL REFERENCES accounts (id),
@@ -57,8 +60,11 @@ CREATE TABLE sessions (
 
 CREATE INDEX sessions_user ON sessions (user_id);
 
+-- rid is an explicit INTEGER PRIMARY KEY so that VACUUM keeps it stable: the
+-- search index below refers to rows by it.
 CREATE TABLE api_tokens (
-    id                TEXT PRIMARY KEY,
+    rid               INTEGER PRIMARY KEY,
+    id                TEXT NOT NULL UNIQUE,
     account_id        TEXT NOT NULL REFERENCES accounts (id),
     name              TEXT NOT NULL,
     description       TEXT NOT NULL DEFAULT '',
@@ -66,6 +72,7 @@ CREATE TABLE api_tokens (
     secret_hash       BLOB NOT NULL UNIQUE,
     secret_sealed     BLOB NOT NULL,
     logo_type         TEXT,
+    module_bits       INTEGER NOT NULL DEFAULT 0, -- the bits of the rows in api_token_modules
     created_at        DATETIME NOT NULL,
     created_by_id     TEXT NOT NULL,
     created_by_name   TEXT NOT NULL,
@@ -88,10 +95,36 @@ CREATE TABLE api_tokens (
 -- One index per list order over the live (not deleted) tokens. Each holds the
 -- columns the list filters on, so a page's ids are found from the index alone
 -- and only the rows shown are read; the id breaks ties so paging is stable.
-CREATE INDEX api_tokens_by_created ON api_tokens (account_id, created_at, id, status) WHERE status != 'Deleted';
-CREATE INDEX api_tokens_by_name ON api_tokens (account_id, name COLLATE NOCASE, id, status) WHERE status != 'Deleted';
-CREATE INDEX api_tokens_by_access ON api_tokens (account_id, last_access_at, id, status) WHERE status != 'Deleted';
-CREATE INDEX api_tokens_by_status ON api_tokens (account_id, status, name COLLATE NOCASE, id) WHERE status != 'Deleted';
+CREATE INDEX api_tokens_by_created ON api_tokens (account_id, created_at, id, status, module_bits) WHERE status != 'Deleted';
+CREATE INDEX api_tokens_by_name ON api_tokens (account_id, name COLLATE NOCASE, id, status, module_bits) WHERE status != 'Deleted';
+CREATE INDEX api_tokens_by_access ON api_tokens (account_id, last_access_at, id, status, module_bits) WHERE status != 'Deleted';
+CREATE INDEX api_tokens_by_status ON api_tokens (account_id, status, name COLLATE NOCASE, id, module_bits) WHERE status != 'Deleted';
+
+-- Substring search over id, name and description: a trigram full-text index
+-- kept in step with api_tokens by triggers. It answers searches of three or
+-- more characters without reading every row.
+CREATE VIRTUAL TABLE api_tokens_search USING fts5 (
+    id, name, description,
+    content = 'api_tokens', content_rowid = 'rid', tokenize = 'trigram'
+);
+
+CREATE TRIGGER api_tokens_search_insert AFTER INSERT ON api_tokens
+BEGIN
+    INSERT INTO api_tokens_search (rowid, id, name, description) VALUES (new.rid, new.id, new.name, new.description);
+END;
+
+CREATE TRIGGER api_tokens_search_delete AFTER DELETE ON api_tokens
+BEGIN
+    INSERT INTO api_tokens_search (api_tokens_search, rowid, id, name, description)
+    VALUES ('delete', old.rid, old.id, old.name, old.description);
+END;
+
+CREATE TRIGGER api_tokens_search_update AFTER UPDATE OF id, name, description ON api_tokens
+BEGIN
+    INSERT INTO api_tokens_search (api_tokens_search, rowid, id, name, description)
+    VALUES ('delete', old.rid, old.id, old.name, old.description);
+    INSERT INTO api_tokens_search (rowid, id, name, description) VALUES (new.rid, new.id, new.name, new.description);
+END;
 
 -- Logos live apart so that list queries do not drag image bytes along.
 CREATE TABLE api_token_logos (

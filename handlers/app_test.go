@@ -1,0 +1,211 @@
+package handlers
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+	"github.com/labstack/echo/v4"
+
+	"gatehouse/store"
+)
+
+// testApp is the real handler stack on a real database file, served by
+// httptest over real HTTP.
+type testApp struct {
+	store  *store.Store
+	sealer *store.Sealer
+	srv    *httptest.Server
+	logs   *syncBuffer
+	clock  *testClock
+	acc    store.Account // the demo's first account
+	other  store.Account // the demo's second account
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// testClock is a settable clock for the store and the handlers.
+type testClock struct {
+	mu  sync.Mutex
+	off time.Duration
+}
+
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.off)
+}
+
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.off += d
+}
+
+func newTestApp(t testing.TB) *testApp {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "gatehouse.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	clock := &testClock{}
+	st.SetClock(clock.now)
+	sealer, err := store.NewSealer([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.SeedDemo(ctx, sealer); err != nil {
+		t.Fatal(err)
+	}
+	accounts, err := st.Accounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	e := echo.New()
+	h := New(Deps{Store: st, Sealer: sealer, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), PublicURL: "http://gatehouse.test"})
+	h.Register(e)
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	return &testApp{store: st, sealer: sealer, srv: srv, logs: logs, clock: clock, acc: accounts[0], other: accounts[1]}
+}
+
+// client is a browser stand-in: a cookie jar, no automatic redirects.
+type client struct {
+	t    testing.TB
+	app  *testApp
+	http *http.Client
+}
+
+func (a *testApp) client(t testing.TB) *client {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	return &client{t: t, app: a, http: &http.Client{
+		Jar:           jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+type response struct {
+	*http.Response
+	body string
+}
+
+func (r response) doc(t testing.TB) *goquery.Document {
+	t.Helper()
+	d, err := goquery.NewDocumentFromReader(strings.NewReader(r.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func (c *client) do(req *http.Request) response {
+	c.t.Helper()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return response{Response: resp, body: string(b)}
+}
+
+func (c *client) get(path string) response {
+	c.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, c.app.srv.URL+path, nil)
+	return c.do(req)
+}
+
+// post sends a form as a same-origin browser would, without adding a CSRF
+// token: callers put _csrf in the form themselves.
+func (c *client) post(path string, form url.Values, headers ...string) response {
+	c.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, c.app.srv.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	return c.do(req)
+}
+
+// csrfFrom returns the _csrf field of the first form on the page at path.
+func (c *client) csrfFrom(path string) string {
+	c.t.Helper()
+	r := c.get(path)
+	tok, ok := r.doc(c.t).Find(`input[name="_csrf"]`).First().Attr("value")
+	if !ok || tok == "" {
+		c.t.Fatalf("no _csrf field on %s (status %d)", path, r.StatusCode)
+	}
+	return tok
+}
+
+// login does the whole round trip: GET the form, keep the cookie, POST the
+// token with the credentials.
+func (c *client) login(email, password string) response {
+	c.t.Helper()
+	tok := c.csrfFrom("/login")
+	return c.post("/login", url.Values{"_csrf": {tok}, "email": {email}, "password": {password}})
+}
+
+func (c *client) mustLogin(email string) {
+	c.t.Helper()
+	r := c.login(email, store.DemoPassword)
+	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/settings/api-tokens" {
+		c.t.Fatalf("login as %s: %d %s", email, r.StatusCode, r.Header.Get("Location"))
+	}
+}
+
+func (c *client) cookie(name string) *http.Cookie {
+	u, _ := url.Parse(c.app.srv.URL)
+	for _, ck := range c.http.Jar.Cookies(u) {
+		if ck.Name == name {
+			return ck
+		}
+	}
+	return nil
+}
+
+func (c *client) setCookie(name, value string) {
+	u, _ := url.Parse(c.app.srv.URL)
+	c.http.Jar.SetCookies(u, []*http.Cookie{{Name: name, Value: value, Path: "/"}})
+}
+
+func setCookieHeader(r response, name string) string {
+	for _, v := range r.Header.Values("Set-Cookie") {
+		if strings.HasPrefix(v, name+"=") {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,337 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCreateTokenValidation(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	cases := []struct {
+		name  string
+		in    NewToken
+		field string
+	}{
+		{"empty name", NewToken{Name: "   "}, "name"},
+		{"201 characters", NewToken{Name: strings.Repeat("a", 201)}, "name"},
+		{"angle brackets", NewToken{Name: "<script>"}, "name"},
+		{"control character", NewToken{Name: "a\x07b"}, "name"},
+		{"invalid UTF-8", NewToken{Name: "a\xffb"}, "name"},
+		{"long description", NewToken{Name: "ok", Description: strings.Repeat("d", 2001)}, "description"},
+		{"control in description", NewToken{Name: "ok", Description: "a\x00b"}, "description"},
+		{"unknown module", NewToken{Name: "ok", ModuleIDs: []string{"MOD-0000"}}, "modules"},
+		{"fake PNG", NewToken{Name: "ok", Logo: []byte("GIF89a not a png")}, "logo"},
+		{"logo too large", NewToken{Name: "ok", Logo: append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, MaxLogoBytes)...)}, "logo"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, _, err := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, c.in)
+			var ve *ValidationError
+			if !errors.As(err, &ve) || ve.Fields[c.field] == "" {
+				t.Fatalf("err = %v, want a message for %s", err, c.field)
+			}
+		})
+	}
+	// A module enabled in the catalogue but not for this account.
+	_, _, err := f.s.CreateToken(ctx, f.sealer, f.actor, f.other.ID, NewToken{Name: "ok", ModuleIDs: []string{f.modules[5].ID}})
+	var ve *ValidationError
+	if !errors.As(err, &ve) || ve.Fields["modules"] == "" {
+		t.Errorf("module not enabled for the account: err = %v", err)
+	}
+	var n int
+	f.s.db.QueryRow(`SELECT COUNT(*) FROM api_tokens`).Scan(&n)
+	if n != 0 {
+		t.Errorf("%d tokens were stored by invalid requests", n)
+	}
+	// Allowed punctuation and letters beyond ASCII.
+	if _, _, err := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, NewToken{Name: `Zoë's "Prod" v1.2 - EU`}); err != nil {
+		t.Errorf("valid name refused: %v", err)
+	}
+}
+
+func TestCreateTokenStoresHashAndSealedValue(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	png := []byte("\x89PNG\r\n\x1a\n rest of image")
+	tok, value, err := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, NewToken{
+		Name: "Billing", Description: "desc", ModuleIDs: []string{"MOD-2210", "MOD-1756"}, Logo: png,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, err := ParseTokenValue(value); err != nil || id != tok.ID {
+		t.Fatalf("value %q does not parse to %s: %v", value, tok.ID, err)
+	}
+	if tok.Status != StatusActive || tok.Version != 1 || tok.CreatedBy.ID != f.admin.ID || tok.LogoType != "image/png" {
+		t.Errorf("token = %+v", tok)
+	}
+	if got := []string{tok.Modules[0].ID, tok.Modules[1].ID}; !slices.Equal(got, []string{"MOD-1756", "MOD-2210"}) {
+		t.Errorf("modules = %v, want catalogue order", got)
+	}
+	var hash, sealed []byte
+	f.s.db.QueryRow(`SELECT secret_hash, secret_sealed FROM api_tokens WHERE id = ?`, tok.ID).Scan(&hash, &sealed)
+	if string(hash) != string(HashTokenValue(value)) {
+		t.Error("stored hash is not SHA-256 of the value")
+	}
+	if opened, err := f.sealer.Open(tok.ID, sealed); err != nil || opened != value {
+		t.Errorf("sealed value opens to %q, %v", opened, err)
+	}
+	// The value appears nowhere in the audit trail.
+	var details, summary string
+	f.s.db.QueryRow(`SELECT details, summary FROM audit_records WHERE object_id = ?`, tok.ID).Scan(&details, &summary)
+	secret := value[strings.LastIndex(value, ":")+1:]
+	if strings.Contains(details, secret) || strings.Contains(summary, secret) {
+		t.Error("the audit record contains the secret")
+	}
+	if !strings.Contains(details, `"Billing"`) {
+		t.Errorf("created record details %s lack the name", details)
+	}
+}
+
+func TestTokenVisibility(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	mine, _, _ := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, NewToken{Name: "mine"})
+	theirs, _, _ := f.s.CreateToken(ctx, f.sealer, SystemActor, f.other.ID, NewToken{Name: "theirs"})
+	gone, _, _ := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, NewToken{Name: "gone"})
+	if err := f.s.DeleteToken(ctx, f.actor, f.acc.ID, gone.ID, gone.Version); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.s.Token(ctx, f.acc.ID, mine.ID); err != nil {
+		t.Errorf("own token: %v", err)
+	}
+	for _, id := range []string{theirs.ID, gone.ID, "TKN-0000-0000"} {
+		if _, err := f.s.Token(ctx, f.acc.ID, id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Token(%s) err = %v, want ErrNotFound", id, err)
+		}
+	}
+	page, err := f.s.ListTokens(ctx, f.acc.ID, TokenQuery{Limit: 10})
+	if err != nil || page.Total != 1 || len(page.Tokens) != 1 || page.Tokens[0].ID != mine.ID {
+		t.Errorf("list = %+v, %v; want only %s", page, err, mine.ID)
+	}
+	// Transitions of another account's token are not found either.
+	if _, err := f.s.DisableToken(ctx, f.actor, f.acc.ID, theirs.ID, 0, ""); !errors.Is(err, ErrNotFound) {
+		t.Errorf("disable other account's token: %v", err)
+	}
+}
+
+func TestTransitions(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	tok, _, _ := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, NewToken{Name: "t"})
+	if _, err := f.s.EnableToken(ctx, f.actor, f.acc.ID, tok.ID, tok.Version); !errors.Is(err, ErrInvalidTransition) {
+		t.Errorf("enable Active: %v, want ErrInvalidTransition", err)
+	}
+	dis, err := f.s.DisableToken(ctx, f.actor, f.acc.ID, tok.ID, tok.Version, "incident 42")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dis.Status != StatusDisabled || dis.Version != 2 || dis.DisabledReason != "incident 42" || dis.DisabledBy.ID != f.admin.ID || !dis.DisabledAt.Valid {
+		t.Errorf("disabled token = %+v", dis)
+	}
+	if _, err := f.s.DisableToken(ctx, f.actor, f.acc.ID, tok.ID, dis.Version, ""); !errors.Is(err, ErrInvalidTransition) {
+		t.Errorf("disable Disabled: %v, want ErrInvalidTransition", err)
+	}
+	if _, err := f.s.EnableToken(ctx, f.actor, f.acc.ID, tok.ID, tok.Version); !errors.Is(err, ErrConflict) {
+		t.Errorf("enable with stale version: %v, want ErrConflict", err)
+	}
+	en, err := f.s.EnableToken(ctx, f.actor, f.acc.ID, tok.ID, dis.Version)
+	if err != nil || en.Status != StatusActive || en.DisabledAt.Valid || en.DisabledReason != "" {
+		t.Fatalf("enable: %+v, %v", en, err)
+	}
+	if err := f.s.DeleteToken(ctx, f.actor, f.acc.ID, tok.ID, en.Version); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.DeleteToken(ctx, f.actor, f.acc.ID, tok.ID, 0); !errors.Is(err, ErrNotFound) {
+		t.Errorf("delete Deleted: %v, want ErrNotFound", err)
+	}
+	rows, _ := f.s.db.Query(`SELECT event, details FROM audit_records WHERE object_id = ? ORDER BY seq`, tok.ID)
+	defer rows.Close()
+	var events []string
+	var disabledDetails string
+	for rows.Next() {
+		var e, d string
+		rows.Scan(&e, &d)
+		events = append(events, strings.TrimPrefix(e, "platform.accounts.api-token."))
+		if strings.HasSuffix(e, "disabled") {
+			disabledDetails = d
+		}
+	}
+	if want := []string{"created", "disabled", "enabled", "deleted"}; !slices.Equal(events, want) {
+		t.Errorf("audit events = %v, want %v (failed attempts write nothing)", events, want)
+	}
+	if !strings.Contains(disabledDetails, "incident 42") || !strings.Contains(disabledDetails, `"before":"Active"`) {
+		t.Errorf("disabled details = %s", disabledDetails)
+	}
+}
+
+// seedTokens adds n tokens straight into the database (fast, for list tests
+// and benchmarks): names "Token 00001"…, every third Disabled, every fifth
+// with Billing, every seventh never used, created a minute apart.
+func seedTokens(tb testing.TB, s *Store, accountID string, n int) {
+	tb.Helper()
+	tx, err := s.db.Begin()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer tx.Rollback()
+	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := 1; i <= n; i++ {
+		id := fmt.Sprintf("TKN-%04d-%04d", i/10000, i%10000)
+		status := StatusActive
+		if i%3 == 0 {
+			status = StatusDisabled
+		}
+		var access any
+		if i%7 != 0 {
+			access = base.Add(time.Duration(n-i) * time.Second)
+		}
+		desc := "integration"
+		if i%100 == 0 {
+			desc = "needle in the haystack"
+		}
+		if _, err := tx.Exec(`INSERT INTO api_tokens (id, account_id, name, description, status, secret_hash, secret_sealed,
+			created_at, created_by_id, created_by_name, updated_at, updated_by_id, updated_by_name, last_access_at)
+			VALUES (?, ?, ?, ?, ?, ?, x'00', ?, 'USR-0000-0001', 'Seeder', ?, 'USR-0000-0001', 'Seeder', ?)`,
+			id, accountID, fmt.Sprintf("Token %05d", i), desc, status, id,
+			base.Add(time.Duration(i)*time.Minute), base, access); err != nil {
+			tb.Fatal(err)
+		}
+		var mods []string
+		if i%5 == 0 {
+			mods = append(mods, "MOD-2210")
+		}
+		if i%2 == 0 {
+			mods = append(mods, "MOD-1756")
+		}
+		if err := setTokenModules(context.Background(), tx, id, mods); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func names(ts []Token) []string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = t.Name
+	}
+	return out
+}
+
+func TestListTokensFiltersSortsAndPages(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	seedTokens(t, f.s, f.acc.ID, 100)
+	cases := []struct {
+		name      string
+		q         TokenQuery
+		wantTotal int
+		wantFirst []string
+	}{
+		{"default order is created ascending", TokenQuery{Limit: 3}, 100, []string{"Token 00001", "Token 00002", "Token 00003"}},
+		{"newest first", TokenQuery{Order: OrderCreated, Desc: true, Limit: 2}, 100, []string{"Token 00100", "Token 00099"}},
+		{"name descending", TokenQuery{Order: OrderName, Desc: true, Limit: 2}, 100, []string{"Token 00100", "Token 00099"}},
+		{"second page", TokenQuery{Order: OrderName, Offset: 10, Limit: 2}, 100, []string{"Token 00011", "Token 00012"}},
+		{"last page is short", TokenQuery{Order: OrderName, Offset: 98, Limit: 10}, 100, []string{"Token 00099", "Token 00100"}},
+		{"status filter", TokenQuery{Status: StatusDisabled, Order: OrderName, Limit: 2}, 33, []string{"Token 00003", "Token 00006"}},
+		{"module filter", TokenQuery{Module: "MOD-2210", Order: OrderName, Limit: 2}, 20, []string{"Token 00005", "Token 00010"}},
+		{"both filters", TokenQuery{Module: "MOD-2210", Status: StatusDisabled, Order: OrderName, Limit: 5}, 6, []string{"Token 00015", "Token 00030"}},
+		{"search name", TokenQuery{Search: "token 0004", Order: OrderName, Limit: 20}, 10, []string{"Token 00040"}},
+		{"search id", TokenQuery{Search: "TKN-0000-0077", Limit: 5}, 1, []string{"Token 00077"}},
+		{"search description", TokenQuery{Search: "NEEDLE", Limit: 5}, 1, []string{"Token 00100"}},
+		{"LIKE wildcards are literal", TokenQuery{Search: "%", Limit: 5}, 0, nil},
+		{"underscore is literal", TokenQuery{Search: "Token_0", Limit: 5}, 0, nil},
+		{"never used last when newest access first", TokenQuery{Order: OrderLastAccess, Desc: true, Offset: 84, Limit: 3}, 100, []string{"Token 00099", "Token 00100", "Token 00098"}},
+		{"status then name", TokenQuery{Order: OrderStatus, Limit: 1, Offset: 67}, 100, []string{"Token 00003"}},
+		{"offset past the end", TokenQuery{Offset: 500, Limit: 10}, 100, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			page, err := f.s.ListTokens(ctx, f.acc.ID, c.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if page.Total != c.wantTotal {
+				t.Errorf("total = %d, want %d", page.Total, c.wantTotal)
+			}
+			got := names(page.Tokens)
+			if len(got) > len(c.wantFirst) {
+				got = got[:len(c.wantFirst)]
+			}
+			if !slices.Equal(got, c.wantFirst) {
+				t.Errorf("names = %v, want %v", got, c.wantFirst)
+			}
+		})
+	}
+	page, _ := f.s.ListTokens(ctx, f.acc.ID, TokenQuery{Search: "Token 00010", Limit: 1})
+	if len(page.Tokens) != 1 || len(page.Tokens[0].Modules) != 2 {
+		t.Errorf("Token 00010 modules = %+v, want Access management and Billing", page.Tokens)
+	}
+	// module_bits agrees with the module rows for every token.
+	var mismatched int
+	f.s.db.QueryRow(`SELECT COUNT(*) FROM api_tokens t WHERE t.module_bits != (SELECT COALESCE(SUM(m.bit), 0)
+		FROM api_token_modules tm JOIN modules m ON m.id = tm.module_id WHERE tm.token_id = t.id)`).Scan(&mismatched)
+	if mismatched != 0 {
+		t.Errorf("%d tokens have module_bits out of step with their modules", mismatched)
+	}
+}
+
+func TestListTokensUsesCoveringIndexForPaging(t *testing.T) {
+	f := newFixture(t)
+	for _, order := range []string{"t.created_at DESC, t.id DESC", "t.name COLLATE NOCASE ASC, t.id ASC", "t.last_access_at DESC, t.id DESC"} {
+		rows, err := f.s.db.Query(`EXPLAIN QUERY PLAN SELECT t.id FROM api_tokens t
+			WHERE t.account_id = ? AND t.status != 'Deleted' ORDER BY `+order+` LIMIT 10 OFFSET 9990`, f.acc.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			rows.Scan(&id, &parent, &notused, &detail)
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		joined := strings.Join(plan, "; ")
+		if !strings.Contains(joined, "COVERING INDEX") || strings.Contains(joined, "TEMP B-TREE") {
+			t.Errorf("ORDER BY %s: plan %q; want a covering index and no sort", order, joined)
+		}
+	}
+}
+
+func BenchmarkListTokens10k(b *testing.B) {
+	ctx := context.Background()
+	s, err := Open(ctx, b.TempDir()+"/bench.db")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	acc, _ := s.CreateAccount(ctx, "Bench", AccountClient, []string{"MOD-1756", "MOD-2210"})
+	seedTokens(b, s, acc.ID, 10_000)
+	for _, c := range []struct {
+		name string
+		q    TokenQuery
+	}{
+		{"first", TokenQuery{Order: OrderCreated, Desc: true, Limit: 10}},
+		{"search", TokenQuery{Search: "needle", Order: OrderCreated, Desc: true, Limit: 10}},
+		{"last", TokenQuery{Order: OrderCreated, Desc: true, Offset: 9990, Limit: 10}},
+		{"module-last", TokenQuery{Module: "MOD-2210", Order: OrderName, Offset: 1990, Limit: 10}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := s.ListTokens(ctx, acc.ID, c.q); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
