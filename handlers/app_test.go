@@ -26,6 +26,7 @@ type testApp struct {
 	store  *store.Store
 	sealer *store.Sealer
 	srv    *httptest.Server
+	echo   *echo.Echo
 	logs   *syncBuffer
 	clock  *testClock
 	acc    store.Account // the demo's first account
@@ -94,7 +95,7 @@ func newTestApp(t testing.TB) *testApp {
 	h.Register(e)
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
-	return &testApp{store: st, sealer: sealer, srv: srv, logs: logs, clock: clock, acc: accounts[0], other: accounts[1]}
+	return &testApp{store: st, sealer: sealer, srv: srv, echo: e, logs: logs, clock: clock, acc: accounts[0], other: accounts[1]}
 }
 
 // client is a browser stand-in: a cookie jar, no automatic redirects.

@@ -14,7 +14,7 @@ const (
 	ipFreeFailures    = 20 // many people may share one address
 	throttleBase      = time.Second
 	throttleMax       = 5 * time.Minute
-	throttleForget   = time.Hour // failures older than this are forgotten
+	throttleForget    = time.Hour // failures older than this are forgotten
 	throttleMaxKeys   = 100_000
 )
 
