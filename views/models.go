@@ -74,19 +74,19 @@ type SortHeader struct {
 
 // TokenRow is one row of the API tokens list.
 type TokenRow struct {
-	ID             string
-	Name           string
-	URL            string
-	Avatar         Avatar
-	ModuleCount    int
-	ModuleName     string // the only module, when there is one
-	ModuleID       string
-	ModuleNames    string // all modules, for the tooltip of "+N"
-	CreatedByName  string
-	CreatedByID    string
-	Created        DateTime
-	LastAccess     DateTime
-	Status         string
+	ID            string
+	Name          string
+	URL           string
+	Avatar        Avatar
+	ModuleCount   int
+	ModuleName    string // the only module, when there is one
+	ModuleID      string
+	ModuleNames   string // all modules, for the tooltip of "+N"
+	CreatedByName string
+	CreatedByID   string
+	Created       DateTime
+	LastAccess    DateTime
+	Status        string
 }
 
 // TokenList is the Settings > API tokens page.
