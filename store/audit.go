@@ -8,6 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -125,4 +128,230 @@ func detailsJSON(v any) string {
 		return "{}"
 	}
 	return string(b)
+}
+
+// AuditEvents are the event names, in the order filters offer them.
+var AuditEvents = []string{
+	EventTokenCreated, EventTokenUpdated, EventTokenEnabled, EventTokenDisabled,
+	EventTokenDeleted, EventTokenValueViewed, EventTokenRejected,
+}
+
+// AuditCountCap bounds how far a trail's records are counted; past it a
+// total reads "10,000+" rather than costing a scan of the whole trail.
+const AuditCountCap = 10_000
+
+// AuditQuery selects records of an account's trail, newest first.
+type AuditQuery struct {
+	ObjectID string    // "" for the whole account
+	Event    string    // "" for every event
+	From     time.Time // inclusive; zero: no lower bound
+	To       time.Time // exclusive; zero: no upper bound
+	Before   string    // cursor: only records older than it (the next page)
+	After    string    // cursor: only records newer than it (the previous page)
+	Limit    int
+}
+
+// AuditPage is one page of the trail with cursors to its neighbours.
+type AuditPage struct {
+	Records     []AuditRecord
+	Older       string // cursor of the next, older page; "" at the end
+	Newer       string // cursor of the previous, newer page; "" at the start
+	Total       int    // matching records, counted up to AuditCountCap
+	TotalCapped bool   // more than AuditCountCap match
+}
+
+// auditCursor marks a record's place in the newest-first order.
+func auditCursor(r AuditRecord) string {
+	return strconv.FormatInt(r.OccurredAt.UnixMilli(), 10) + "-" + strconv.FormatInt(r.Seq, 10)
+}
+
+// parseAuditCursor reads a cursor; ok is false for anything malformed.
+func parseAuditCursor(c string) (ms, seq int64, ok bool) {
+	a, b, found := strings.Cut(c, "-")
+	if !found {
+		return 0, 0, false
+	}
+	ms, err1 := strconv.ParseInt(a, 10, 64)
+	seq, err2 := strconv.ParseInt(b, 10, 64)
+	return ms, seq, err1 == nil && err2 == nil && ms >= 0 && seq >= 0
+}
+
+// ValidAuditCursor reports whether c is a well-formed page cursor.
+func ValidAuditCursor(c string) bool {
+	_, _, ok := parseAuditCursor(c)
+	return ok
+}
+
+func (q AuditQuery) where(accountID string) (string, []any) {
+	where := []string{"account_id = ?"}
+	args := []any{accountID}
+	if q.ObjectID != "" {
+		where = append(where, "object_id = ?")
+		args = append(args, q.ObjectID)
+	}
+	if q.Event != "" {
+		where = append(where, "event = ?")
+		args = append(args, q.Event)
+	}
+	if !q.From.IsZero() {
+		where = append(where, "occurred_at >= ?")
+		args = append(args, q.From.UnixMilli())
+	}
+	if !q.To.IsZero() {
+		where = append(where, "occurred_at < ?")
+		args = append(args, q.To.UnixMilli())
+	}
+	return strings.Join(where, " AND "), args
+}
+
+const auditColumns = `seq, id, account_id, occurred_at, event, object_type, object_id, object_name,
+	actor_type, actor_id, actor_name, ip, user_agent, summary, details, prev_hash, hash`
+
+func scanAudit(row interface{ Scan(...any) error }) (AuditRecord, error) {
+	var r AuditRecord
+	var ms int64
+	err := row.Scan(&r.Seq, &r.ID, &r.AccountID, &ms, &r.Event, &r.ObjectType, &r.ObjectID, &r.ObjectName,
+		&r.Actor.Type, &r.Actor.ID, &r.Actor.Name, &r.Actor.IP, &r.Actor.UserAgent, &r.Summary, &r.Details, &r.PrevHash, &r.Hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return AuditRecord{}, ErrNotFound
+	}
+	r.OccurredAt = time.UnixMilli(ms).UTC()
+	return r, err
+}
+
+// ListAudit returns one page of the account's trail, newest first.
+func (s *Store) ListAudit(ctx context.Context, accountID string, q AuditQuery) (AuditPage, error) {
+	cond, args := q.where(accountID)
+	var page AuditPage
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM audit_records WHERE `+cond+` LIMIT ?)`,
+		append(args, AuditCountCap+1)...).Scan(&page.Total); err != nil {
+		return AuditPage{}, fmt.Errorf("count audit records: %w", err)
+	}
+	if page.Total > AuditCountCap {
+		page.Total, page.TotalCapped = AuditCountCap, true
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 25
+	}
+	// One extra row tells whether there is a page beyond this one.
+	order := "occurred_at DESC, seq DESC"
+	backwards := false
+	if ms, seq, ok := parseAuditCursor(q.After); ok {
+		cond += " AND (occurred_at > ? OR (occurred_at = ? AND seq > ?))"
+		args = append(args, ms, ms, seq)
+		order = "occurred_at ASC, seq ASC"
+		backwards = true
+	} else if ms, seq, ok := parseAuditCursor(q.Before); ok {
+		cond += " AND (occurred_at < ? OR (occurred_at = ? AND seq < ?))"
+		args = append(args, ms, ms, seq)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit_records WHERE `+cond+
+		` ORDER BY `+order+` LIMIT ?`, append(args, limit+1)...)
+	if err != nil {
+		return AuditPage{}, fmt.Errorf("list audit records: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r, err := scanAudit(rows)
+		if err != nil {
+			return AuditPage{}, err
+		}
+		page.Records = append(page.Records, r)
+	}
+	if err := rows.Err(); err != nil {
+		return AuditPage{}, err
+	}
+	more := len(page.Records) > limit
+	if more {
+		page.Records = page.Records[:limit]
+	}
+	if backwards {
+		slices.Reverse(page.Records)
+	}
+	if len(page.Records) > 0 {
+		first, last := page.Records[0], page.Records[len(page.Records)-1]
+		switch {
+		case backwards:
+			page.Older = auditCursor(last)
+			if more {
+				page.Newer = auditCursor(first)
+			}
+		default:
+			if more {
+				page.Older = auditCursor(last)
+			}
+			if q.Before != "" {
+				page.Newer = auditCursor(first)
+			}
+		}
+	}
+	return page, nil
+}
+
+// AuditRecordByID returns one record of the account's trail.
+func (s *Store) AuditRecordByID(ctx context.Context, accountID, id string) (AuditRecord, error) {
+	return scanAudit(s.db.QueryRowContext(ctx, `SELECT `+auditColumns+` FROM audit_records WHERE id = ? AND account_id = ?`, id, accountID))
+}
+
+// EachAudit calls fn for every record matching q (ignoring its cursors and
+// limit), newest first, reading row by row so that any number of records
+// streams in constant memory.
+func (s *Store) EachAudit(ctx context.Context, accountID string, q AuditQuery, fn func(AuditRecord) error) error {
+	cond, args := q.where(accountID)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit_records WHERE `+cond+
+		` ORDER BY occurred_at DESC, seq DESC`, args...)
+	if err != nil {
+		return fmt.Errorf("export audit records: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r, err := scanAudit(rows)
+		if err != nil {
+			return err
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// VerifyResult is the outcome of walking the audit chain.
+type VerifyResult struct {
+	Count   int    // records checked
+	BadID   string // the first record that does not match; "" when intact
+	BadSeq  int64
+	Problem string
+}
+
+// VerifyAudit walks the whole chain in order and reports the first record
+// whose stored hash, or link to its predecessor, does not match its content.
+func (s *Store) VerifyAudit(ctx context.Context) (VerifyResult, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit_records ORDER BY seq`)
+	if err != nil {
+		return VerifyResult{}, err
+	}
+	defer rows.Close()
+	var res VerifyResult
+	prev := ""
+	for rows.Next() {
+		r, err := scanAudit(rows)
+		if err != nil {
+			return VerifyResult{}, err
+		}
+		switch {
+		case r.PrevHash != prev:
+			res.Problem = "its link to the previous record is broken (a record before it was removed or inserted)"
+		case chainHash(prev, r) != r.Hash:
+			res.Problem = "its content does not match its hash (it was altered)"
+		}
+		if res.Problem != "" {
+			res.BadID, res.BadSeq = r.ID, r.Seq
+			return res, nil
+		}
+		res.Count++
+		prev = r.Hash
+	}
+	return res, rows.Err()
 }

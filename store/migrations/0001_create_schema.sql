@@ -163,9 +163,12 @@ CREATE TABLE audit_records (
     hash        TEXT NOT NULL
 );
 
-CREATE INDEX audit_records_account ON audit_records (account_id, seq);
-CREATE INDEX audit_records_object ON audit_records (account_id, object_id, seq);
-CREATE INDEX audit_records_event ON audit_records (account_id, event, seq);
+-- The trail is read newest first, by account or by object, optionally by
+-- event and time range: each index serves one of those shapes in order.
+CREATE INDEX audit_records_account ON audit_records (account_id, occurred_at, seq);
+CREATE INDEX audit_records_object ON audit_records (account_id, object_id, occurred_at, seq);
+CREATE INDEX audit_records_event ON audit_records (account_id, event, occurred_at, seq);
+CREATE INDEX audit_records_object_event ON audit_records (account_id, object_id, event, occurred_at, seq);
 
 CREATE TRIGGER audit_records_no_update BEFORE UPDATE ON audit_records
 BEGIN

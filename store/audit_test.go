@@ -1,0 +1,142 @@
+package store
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+)
+
+// auditFixture is a token with n "value-viewed" records after its creation,
+// one second apart.
+func auditFixture(t *testing.T, n int) (fixture, Token) {
+	t.Helper()
+	f := newFixture(t)
+	ctx := context.Background()
+	base := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	f.s.SetClock(func() time.Time { return base })
+	tok, _, err := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, NewToken{Name: "audited"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, _ := f.s.db.Begin()
+	for i := 1; i <= n; i++ {
+		if _, err := f.s.appendAudit(ctx, tx, AuditRecord{AccountID: f.acc.ID, OccurredAt: base.Add(time.Duration(i) * time.Second),
+			Event: EventTokenValueViewed, ObjectType: ObjectTypeToken, ObjectID: tok.ID, ObjectName: tok.Name, Actor: f.actor,
+			Summary: "viewed"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tx.Commit()
+	return f, tok
+}
+
+func TestListAuditPagesBothWays(t *testing.T) {
+	f, tok := auditFixture(t, 12)
+	ctx := context.Background()
+	q := AuditQuery{ObjectID: tok.ID, Limit: 5}
+	p1, err := f.s.ListAudit(ctx, f.acc.ID, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p1.Total != 13 || len(p1.Records) != 5 || p1.Newer != "" || p1.Older == "" {
+		t.Fatalf("page 1: total %d, %d records, newer %q older %q", p1.Total, len(p1.Records), p1.Newer, p1.Older)
+	}
+	if !p1.Records[0].OccurredAt.After(p1.Records[4].OccurredAt) {
+		t.Error("page 1 is not newest first")
+	}
+	q.Before = p1.Older
+	p2, _ := f.s.ListAudit(ctx, f.acc.ID, q)
+	q.Before = p2.Older
+	p3, _ := f.s.ListAudit(ctx, f.acc.ID, q)
+	if len(p2.Records) != 5 || len(p3.Records) != 3 || p3.Older != "" || p3.Records[2].Event != EventTokenCreated {
+		t.Fatalf("pages 2 and 3: %d and %d records, older %q", len(p2.Records), len(p3.Records), p3.Older)
+	}
+	// Back from page 3 to page 2 by the newer cursor.
+	back, _ := f.s.ListAudit(ctx, f.acc.ID, AuditQuery{ObjectID: tok.ID, Limit: 5, After: p3.Newer})
+	ids := func(p AuditPage) []string {
+		var out []string
+		for _, r := range p.Records {
+			out = append(out, r.ID)
+		}
+		return out
+	}
+	if !slices.Equal(ids(back), ids(p2)) || back.Newer == "" || back.Older == "" {
+		t.Errorf("back to page 2 = %v (newer %q), want %v", ids(back), back.Newer, ids(p2))
+	}
+	back1, _ := f.s.ListAudit(ctx, f.acc.ID, AuditQuery{ObjectID: tok.ID, Limit: 5, After: back.Newer})
+	if !slices.Equal(ids(back1), ids(p1)) || back1.Newer != "" {
+		t.Errorf("back to page 1 = %v (newer %q), want %v", ids(back1), back1.Newer, ids(p1))
+	}
+}
+
+func TestListAuditFilters(t *testing.T) {
+	f, tok := auditFixture(t, 10)
+	ctx := context.Background()
+	base := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name string
+		q    AuditQuery
+		want int
+	}{
+		{"by event", AuditQuery{ObjectID: tok.ID, Event: EventTokenCreated}, 1},
+		{"from", AuditQuery{ObjectID: tok.ID, From: base.Add(8 * time.Second)}, 3},
+		{"to is exclusive", AuditQuery{ObjectID: tok.ID, To: base.Add(2 * time.Second)}, 2},
+		{"range and event", AuditQuery{ObjectID: tok.ID, Event: EventTokenValueViewed, From: base, To: base.Add(5 * time.Second)}, 4},
+		{"other object", AuditQuery{ObjectID: "TKN-0000-0000"}, 0},
+	}
+	for _, c := range cases {
+		p, err := f.s.ListAudit(ctx, f.acc.ID, c.q)
+		if err != nil || p.Total != c.want || len(p.Records) != c.want {
+			t.Errorf("%s: total %d, %d records, %v; want %d", c.name, p.Total, len(p.Records), err, c.want)
+		}
+	}
+	if p, _ := f.s.ListAudit(ctx, f.other.ID, AuditQuery{}); p.Total != 0 {
+		t.Errorf("another account sees %d records", p.Total)
+	}
+	var n int
+	f.s.EachAudit(ctx, f.acc.ID, AuditQuery{ObjectID: tok.ID, Event: EventTokenValueViewed, Limit: 2}, func(AuditRecord) error { n++; return nil })
+	if n != 10 {
+		t.Errorf("EachAudit visited %d, want all 10 matching (no limit)", n)
+	}
+	rec, err := f.s.AuditRecordByID(ctx, f.acc.ID, p1ID(t, f, tok))
+	if err != nil || rec.ObjectID != tok.ID {
+		t.Errorf("AuditRecordByID: %v", err)
+	}
+	if _, err := f.s.AuditRecordByID(ctx, f.other.ID, rec.ID); err != ErrNotFound {
+		t.Errorf("another account's record: %v, want ErrNotFound", err)
+	}
+}
+
+func p1ID(t *testing.T, f fixture, tok Token) string {
+	t.Helper()
+	p, err := f.s.ListAudit(context.Background(), f.acc.ID, AuditQuery{ObjectID: tok.ID, Limit: 1})
+	if err != nil || len(p.Records) != 1 {
+		t.Fatal(err)
+	}
+	return p.Records[0].ID
+}
+
+func TestVerifyAudit(t *testing.T) {
+	f, _ := auditFixture(t, 5)
+	ctx := context.Background()
+	res, err := f.s.VerifyAudit(ctx)
+	if err != nil || res.Count != 6 || res.BadID != "" {
+		t.Fatalf("intact chain: %+v, %v", res, err)
+	}
+	// Alter the fourth record behind the app's back.
+	var id string
+	f.s.db.QueryRow(`SELECT id FROM audit_records ORDER BY seq LIMIT 1 OFFSET 3`).Scan(&id)
+	for _, q := range []string{
+		`DROP TRIGGER audit_records_no_update`,
+		`UPDATE audit_records SET summary = 'nothing to see' WHERE id = '` + id + `'`,
+	} {
+		if _, err := f.s.db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err = f.s.VerifyAudit(ctx)
+	if err != nil || res.BadID != id || res.Count != 3 {
+		t.Fatalf("altered chain: %+v, %v; want %s named after 3 good records", res, err, id)
+	}
+}
