@@ -35,6 +35,13 @@ func (h *Handler) Register(e *echo.Echo) {
 	settings := console.Group("/settings", h.requireUser)
 	settings.GET("", h.home)
 	settings.GET("/api-tokens", h.listTokens)
+	settings.GET("/api-tokens/:id", h.showToken)
+	settings.GET("/api-tokens/:id/:tab", h.showToken)
+	settings.POST("/api-tokens/:id/reveal", h.revealToken)
+	settings.GET("/audit-trail", h.auditTrail)
+	settings.GET("/audit-trail/export.csv", h.exportAudit)
+	settings.GET("/audit-trail/export.json", h.exportAudit)
+	settings.GET("/audit-trail/:rid", h.showAuditRecord)
 }
 
 // home sends visitors to the token list (or, through it, to the login page).

@@ -68,9 +68,9 @@ func (q listQuery) url() string {
 // parseListQuery reads the list state from the URL. Unknown or malformed
 // values fall back to their defaults; only a search that is not text at all
 // is refused.
-func parseListQuery(c echo.Context, modules []store.Module) (listQuery, error) {
+func parseListQuery(v url.Values, modules []store.Module) (listQuery, error) {
 	q := listQuery{Order: defaultOrder, Page: 1, Size: defaultPageSize}
-	search := strings.TrimSpace(c.QueryParam("q"))
+	search := strings.TrimSpace(v.Get("q"))
 	if !utf8.ValidString(search) {
 		return q, echo.NewHTTPError(http.StatusBadRequest, "The search text is not valid UTF-8. Change the search and try again.")
 	}
@@ -79,26 +79,26 @@ func parseListQuery(c echo.Context, modules []store.Module) (listQuery, error) {
 	}
 	q.Search = search
 	for _, s := range []string{store.StatusActive, store.StatusDisabled} {
-		if strings.EqualFold(c.QueryParam("status"), s) {
+		if strings.EqualFold(v.Get("status"), s) {
 			q.Status = s
 		}
 	}
 	for _, m := range modules {
-		if strings.EqualFold(c.QueryParam("module"), m.ID) {
+		if strings.EqualFold(v.Get("module"), m.ID) {
 			q.Module = m.ID
 		}
 	}
-	if o := c.QueryParam("order"); store.ValidTokenOrder(store.TokenOrder(strings.TrimPrefix(o, "-"))) {
+	if o := v.Get("order"); store.ValidTokenOrder(store.TokenOrder(strings.TrimPrefix(o, "-"))) {
 		q.Order = o
 	}
-	if n, err := strconv.Atoi(c.QueryParam("size")); err == nil {
+	if n, err := strconv.Atoi(v.Get("size")); err == nil {
 		for _, s := range pageSizes {
 			if n == s {
 				q.Size = n
 			}
 		}
 	}
-	if n, err := strconv.Atoi(c.QueryParam("page")); err == nil && n > 1 && n <= 1_000_000 {
+	if n, err := strconv.Atoi(v.Get("page")); err == nil && n > 1 && n <= 1_000_000 {
 		q.Page = n
 	}
 	return q, nil
@@ -111,7 +111,7 @@ func (h *Handler) listTokens(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	q, err := parseListQuery(c, modules)
+	q, err := parseListQuery(c.QueryParams(), modules)
 	if err != nil {
 		return err
 	}
@@ -181,8 +181,13 @@ func (h *Handler) listTokens(c echo.Context) error {
 		m.Sizes = append(m.Sizes, views.Option{Value: strconv.Itoa(s), Label: strconv.Itoa(s), Selected: q.Size == s})
 	}
 	m.Headers = sortHeaders(q)
+	back := q.values().Encode()
 	for _, t := range page.Tokens {
-		m.Rows = append(m.Rows, tokenRow(t))
+		r := tokenRow(t)
+		if back != "" {
+			r.URL += "?" + url.Values{"list": {back}}.Encode()
+		}
+		m.Rows = append(m.Rows, r)
 	}
 	return h.render(c, http.StatusOK, views.TokenListView(m))
 }

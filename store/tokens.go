@@ -507,3 +507,41 @@ func (s *Store) DeleteToken(ctx context.Context, actor Actor, accountID, id stri
 		`, deleted_at = ?, deleted_by_id = ?, deleted_by_name = ?`, s.now(), actor.ID, actor.Name)
 	return err
 }
+
+// RevealToken opens a token's sealed value for an administrator and records
+// the viewing in the audit trail, in one transaction: a value is never handed
+// out without its audit record. purpose is "show" or "copy".
+func (s *Store) RevealToken(ctx context.Context, sealer *Sealer, actor Actor, accountID, id, purpose string) (string, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return "", err
+	}
+	defer tx.Rollback()
+	var name string
+	var sealed []byte
+	err = tx.QueryRowContext(ctx, `SELECT name, secret_sealed FROM api_tokens WHERE id = ? AND account_id = ? AND status != 'Deleted'`,
+		id, accountID).Scan(&name, &sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", err
+	}
+	value, err := sealer.Open(id, sealed)
+	if err != nil {
+		return "", fmt.Errorf("token %s: %w", id, err)
+	}
+	verb := "shown"
+	if purpose == "copy" {
+		verb = "copied"
+	}
+	if _, err := s.appendAudit(ctx, tx, AuditRecord{
+		AccountID: accountID, Event: EventTokenValueViewed,
+		ObjectType: ObjectTypeToken, ObjectID: id, ObjectName: name, Actor: actor,
+		Summary: fmt.Sprintf("The value of API token %s was %s.", id, verb),
+		Details: detailsJSON(map[string]any{"purpose": purpose}),
+	}); err != nil {
+		return "", err
+	}
+	return value, tx.Commit()
+}

@@ -109,3 +109,126 @@ type TokenList struct {
 	Filtered    bool // a search or filter is in force
 	NoTokensYet bool // the account has no live tokens at all
 }
+
+// Tab is one tab of a tabbed page.
+type Tab struct {
+	Label   string
+	URL     string
+	Current bool
+}
+
+// ModuleItem is a granted module as the Modules tab lists it.
+type ModuleItem struct {
+	ID          string
+	Name        string
+	Description string
+}
+
+// TokenPage is the details page of one token, whichever tab is open.
+type TokenPage struct {
+	Chrome
+	ID          string
+	Name        string
+	Status      string
+	Avatar      Avatar
+	BackURL     string // the list, with the query it had
+	Tab         string // general, modules, details or audit
+	Tabs        []Tab
+	AccountName string
+	AccountID   string
+	LastAccess  DateTime
+	CanEdit     bool // administrators: Edit, Delete
+	CanToggle   bool // administrators and operators: Enable / Disable
+
+	// General
+	Description string
+	APIEndpoint string
+	MaskedValue string
+	CanReveal   bool
+	RevealURL   string
+	Value       string // set only in the response to a Show
+
+	// Modules
+	Modules []ModuleItem
+
+	// Details
+	Created         DateTime
+	CreatedBy       string
+	Updated         DateTime
+	UpdatedBy       string
+	LastAccessIP    string
+	LastAccessAgent string
+	Disabled        bool
+	DisabledAt      DateTime
+	DisabledBy      string
+	DisabledReason  string
+
+	// Audit trail
+	Audit AuditGrid
+}
+
+// AuditRow is one record in an audit grid.
+type AuditRow struct {
+	ID         string
+	When       DateTime
+	Event      string // short: created, disabled, …
+	ActorName  string
+	ActorID    string
+	IP         string
+	UserAgent  string
+	Summary    string
+	ObjectType string
+	ObjectID   string
+	ObjectName string
+	URL        string // the record's own page
+}
+
+// AuditGrid is the filterable, pageable table of audit records shown on a
+// token's Audit trail tab and on the account's Audit trail page.
+type AuditGrid struct {
+	Action     string // where the filter form submits
+	Hidden     []Option
+	ShowObject bool // the account-wide grid has Object columns
+	Rows       []AuditRow
+	Events     []Option
+	From       string
+	To         string
+	Errors     map[string]string
+	Total      string // "37" or "10,000+"
+	NewerURL   string
+	OlderURL   string
+	NewestURL  string
+	ExportCSV  string
+	ExportJSON string
+	Filtered   bool
+	ClearURL   string
+}
+
+// AuditTrailPage is the account's whole audit trail.
+type AuditTrailPage struct {
+	Chrome
+	Audit AuditGrid
+}
+
+// AuditRecordPage shows one audit record with all its fields.
+type AuditRecordPage struct {
+	Chrome
+	BackURL    string
+	ID         string
+	When       DateTime
+	Millis     string
+	Event      string
+	ObjectType string
+	ObjectID   string
+	ObjectName string
+	ObjectURL  string // the token's page, while it exists
+	ActorType  string
+	ActorID    string
+	ActorName  string
+	IP         string
+	UserAgent  string
+	Summary    string
+	Details    string // indented JSON
+	Hash       string
+	PrevHash   string
+}

@@ -1,0 +1,186 @@
+package handlers
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"gatehouse/store"
+	"gatehouse/views"
+)
+
+var tokenIDPattern = regexp.MustCompile(`^TKN-\d{4}-\d{4}$`)
+
+// tokenTabs are the tabs of the details page, in order.
+var tokenTabs = []struct{ slug, label string }{
+	{"general", "General"},
+	{"modules", "Modules"},
+	{"details", "Details"},
+	{"audit", "Audit trail"},
+}
+
+func canReveal(u store.User) bool { return u.Role == store.RoleAdministrator }
+func canEdit(u store.User) bool   { return u.Role == store.RoleAdministrator }
+func canToggle(u store.User) bool {
+	return u.Role == store.RoleAdministrator || u.Role == store.RoleOperator
+}
+
+// loadToken returns the token named in the path, of the user's own account.
+// A malformed id, an unknown one, a deleted one and another account's are
+// all the same 404.
+func (h *Handler) loadToken(c echo.Context) (store.Token, error) {
+	id := c.Param("id")
+	if !tokenIDPattern.MatchString(id) {
+		return store.Token{}, store.ErrNotFound
+	}
+	u, _ := currentUser(c)
+	return h.store.Token(c.Request().Context(), u.AccountID, id)
+}
+
+// backToList is the list URL the details page's back arrow returns to: the
+// list query the user came with, normalised so that only list parameters
+// survive.
+func (h *Handler) backToList(c echo.Context) (string, string) {
+	raw := c.QueryParam("list")
+	if raw == "" {
+		return "/settings/api-tokens", ""
+	}
+	v, err := url.ParseQuery(raw)
+	if err != nil {
+		return "/settings/api-tokens", ""
+	}
+	u, _ := currentUser(c)
+	modules, err := h.store.AccountModules(c.Request().Context(), u.AccountID)
+	if err != nil {
+		return "/settings/api-tokens", ""
+	}
+	q, err := parseListQuery(v, modules)
+	if err != nil {
+		return "/settings/api-tokens", ""
+	}
+	return q.url(), q.values().Encode()
+}
+
+func (h *Handler) showToken(c echo.Context) error {
+	tab := c.Param("tab")
+	if tab == "" {
+		tab = "general"
+	}
+	known := false
+	for _, t := range tokenTabs {
+		known = known || t.slug == tab
+	}
+	if !known {
+		return store.ErrNotFound
+	}
+	m, err := h.tokenPage(c, tab)
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if tab == "audit" {
+		if status, err = h.fillAuditGrid(c, &m.Audit, "/settings/api-tokens/"+m.ID+"/audit", m.ID); err != nil {
+			return err
+		}
+		if list := c.QueryParam("list"); list != "" {
+			m.Audit.Hidden = append(m.Audit.Hidden, views.Option{Value: "list", Label: list})
+		}
+	}
+	return h.render(c, status, views.TokenView(m))
+}
+
+// tokenPage builds the details page model for a tab.
+func (h *Handler) tokenPage(c echo.Context, tab string) (views.TokenPage, error) {
+	t, err := h.loadToken(c)
+	if err != nil {
+		return views.TokenPage{}, err
+	}
+	u, _ := currentUser(c)
+	backURL, listQ := h.backToList(c)
+	suffix := ""
+	if listQ != "" {
+		suffix = "?" + url.Values{"list": {listQ}}.Encode()
+	}
+	m := views.TokenPage{
+		Chrome:      h.chrome(c, t.Name+" · API tokens", "api-tokens"),
+		ID:          t.ID,
+		Name:        t.Name,
+		Status:      t.Status,
+		Avatar:      views.Avatar{Initials: initials(t.Name), Color: avatarColor(t.ID)},
+		BackURL:     backURL,
+		Tab:         tab,
+		AccountName: t.AccountName,
+		AccountID:   t.AccountID,
+		CanEdit:     canEdit(u),
+		CanToggle:   canToggle(u),
+		Description: t.Description,
+		APIEndpoint: h.public + "/public/v1",
+		MaskedValue: "idt:" + t.ID + ":" + strings.Repeat("•", 16),
+		CanReveal:   canReveal(u),
+		RevealURL:   "/settings/api-tokens/" + t.ID + "/reveal",
+		Created:     formatDateTime(t.CreatedAt),
+		CreatedBy:   actorLabel(t.CreatedBy),
+		Updated:     formatDateTime(t.UpdatedAt),
+		UpdatedBy:   actorLabel(t.UpdatedBy),
+		Disabled:    t.Status == store.StatusDisabled,
+	}
+	for _, tt := range tokenTabs {
+		m.Tabs = append(m.Tabs, views.Tab{Label: tt.label, URL: "/settings/api-tokens/" + t.ID + "/" + tt.slug + suffix, Current: tt.slug == tab})
+	}
+	if t.LastAccessAt.Valid {
+		m.LastAccess = formatDateTime(t.LastAccessAt.Time)
+		m.LastAccessIP, m.LastAccessAgent = t.LastAccessIP, t.LastAccessAgent
+	}
+	if t.DisabledAt.Valid {
+		m.DisabledAt = formatDateTime(t.DisabledAt.Time)
+		m.DisabledBy = actorLabel(t.DisabledBy)
+		m.DisabledReason = t.DisabledReason
+	}
+	for _, mod := range t.Modules {
+		m.Modules = append(m.Modules, views.ModuleItem{ID: mod.ID, Name: mod.Name, Description: mod.Description})
+	}
+	return m, nil
+}
+
+func actorLabel(a store.ActorRef) string {
+	if a.ID == "" {
+		return a.Name
+	}
+	return a.Name + " (" + a.ID + ")"
+}
+
+// revealToken hands an administrator the token's value, writing a
+// value-viewed audit record. A script asking for JSON gets {"value": …};
+// a plain form post gets the General tab re-rendered with the value shown,
+// never a redirect, so the value is in no URL and no session.
+func (h *Handler) revealToken(c echo.Context) error {
+	u, _ := currentUser(c)
+	if !canReveal(u) {
+		return echo.NewHTTPError(http.StatusForbidden, "Only administrators can show or copy the value of an API token.")
+	}
+	if !tokenIDPattern.MatchString(c.Param("id")) {
+		return store.ErrNotFound
+	}
+	purpose := "show"
+	if c.FormValue("purpose") == "copy" {
+		purpose = "copy"
+	}
+	actor := store.UserActor(u, c.RealIP(), c.Request().UserAgent())
+	value, err := h.store.RevealToken(c.Request().Context(), h.sealer, actor, u.AccountID, c.Param("id"), purpose)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	if strings.Contains(c.Request().Header.Get("Accept"), "application/json") {
+		return c.JSON(http.StatusOK, map[string]string{"value": value})
+	}
+	m, err := h.tokenPage(c, "general")
+	if err != nil {
+		return err
+	}
+	m.Value = value
+	return h.render(c, http.StatusOK, views.TokenView(m))
+}
