@@ -132,9 +132,14 @@ func (h *Handler) fillAuditGrid(c echo.Context, g *views.AuditGrid, action, obje
 		}
 		return withQuery(action, v)
 	}
-	here := link(url.Values{"before": {q.Before}, "after": {q.After}})
-	here = strings.NewReplacer("after=&", "", "before=&", "", "&after=", "", "&before=", "", "?after=", "?", "?before=", "?").Replace(here)
-	here = strings.TrimSuffix(here, "?")
+	cursor := url.Values{}
+	if q.Before != "" {
+		cursor.Set("before", q.Before)
+	}
+	if q.After != "" {
+		cursor.Set("after", q.After)
+	}
+	here := link(cursor) // this very page, for the records' back links
 
 	*g = views.AuditGrid{
 		Action:     action,
