@@ -45,6 +45,7 @@ Usage:
   gatehouse user set-password --email …
   gatehouse account list
   gatehouse token create --account ACC-… --name … [--module MOD-… …]
+  gatehouse audit verify                    check the audit trail's hash chain
   gatehouse version
 
 Passwords are read from standard input (one line). Every command takes
@@ -68,6 +69,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return accountCommand(ctx, args, getenv, stdout, stderr)
 	case "token":
 		return tokenCommand(ctx, args, getenv, stdout, stderr)
+	case "audit":
+		return auditCommand(ctx, args, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "gatehouse", version)
 		return nil

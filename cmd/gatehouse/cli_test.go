@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	_ "modernc.org/sqlite"
+)
+
+// runCLI runs the program with args against dir and returns its output.
+func runCLI(t *testing.T, dir, stdin string, args ...string) (string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), append(args, "--data", dir), func(string) string { return "" },
+		strings.NewReader(stdin), &out, &errOut)
+	return out.String() + errOut.String(), err
+}
+
+func TestCLIUsersTokensAndAuditVerify(t *testing.T) {
+	dir := t.TempDir()
+	if out, err := runCLI(t, dir, "", "account", "list"); err != nil || !strings.Contains(out, "ID") {
+		t.Fatalf("account list on an empty database: %v %s", err, out)
+	}
+	// An account to work in: made through the store's demo seed is heavy, so
+	// create one directly.
+	db, err := sql.Open("sqlite", filepath.Join(dir, "gatehouse.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO accounts (id, name, type, created_at) VALUES ('ACC-1111-2222', 'CLI Co', 'Client', '2026-01-01 00:00:00+00:00');
+		INSERT INTO account_modules VALUES ('ACC-1111-2222', 'MOD-1756')`); err != nil {
+		t.Fatal(err)
+	}
+
+	out, err := runCLI(t, dir, "a long enough password\n", "user", "add", "--account", "ACC-1111-2222", "--email", "ops@example.com", "--name", "Ops Person", "--role", "Operator")
+	if err != nil || !regexp.MustCompile(`Added USR-\d{4}-\d{4} ops@example.com`).MatchString(out) {
+		t.Fatalf("user add: %v %s", err, out)
+	}
+	if out, err := runCLI(t, dir, "", "user", "set-role", "--email", "ops@example.com", "--role", "Viewer"); err != nil || !strings.Contains(out, "now Viewer") {
+		t.Errorf("set-role: %v %s", err, out)
+	}
+	if _, err := runCLI(t, dir, "", "user", "set-role", "--email", "ops@example.com", "--role", "King"); err == nil {
+		t.Error("set-role accepted an unknown role")
+	}
+	if out, err := runCLI(t, dir, "", "user", "list"); err != nil || !strings.Contains(out, "Ops Person") || !strings.Contains(out, "Viewer") {
+		t.Errorf("user list: %v %s", err, out)
+	}
+
+	out, err = runCLI(t, dir, "", "token", "create", "--account", "ACC-1111-2222", "--name", "Automation", "--module", "MOD-1756")
+	value := regexp.MustCompile(`idt:TKN-\d{4}-\d{4}:[0-9A-Za-z]{49}`).FindString(out)
+	if err != nil || value == "" {
+		t.Fatalf("token create: %v %s", err, out)
+	}
+	if _, err := runCLI(t, dir, "", "token", "create", "--account", "ACC-1111-2222", "--name", "x", "--module", "MOD-9042"); err == nil {
+		t.Error("token create granted a module the account lacks")
+	}
+
+	out, err = runCLI(t, dir, "", "audit", "verify")
+	if err != nil || !strings.Contains(out, "intact: 1 records") {
+		t.Fatalf("audit verify: %v %s", err, out)
+	}
+	// Tamper behind the app's back, as someone with the sqlite3 shell would.
+	var id string
+	db.QueryRow(`SELECT id FROM audit_records`).Scan(&id)
+	if _, err := db.Exec(`DROP TRIGGER audit_records_no_update; UPDATE audit_records SET actor_name = 'Somebody else'`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	out, err = runCLI(t, dir, "", "audit", "verify")
+	if !errors.Is(err, errAuditBroken) || !strings.Contains(out, "BROKEN at record "+id) {
+		t.Errorf("tampered audit verify: %v %s", err, out)
+	}
+	if strings.Contains(out, value) {
+		t.Error("a token value was printed by audit verify")
+	}
+
+	if _, err := runCLI(t, dir, "", "frobnicate"); !errors.Is(err, errUsage) {
+		t.Errorf("unknown command: %v", err)
+	}
+	if out, err := runCLI(t, dir, "", "version"); err != nil || !strings.HasPrefix(out, "gatehouse ") {
+		t.Errorf("version: %v %q", err, out)
+	}
+}
