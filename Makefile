@@ -43,9 +43,11 @@ deps:
 test: deps check
 	GATEHOUSE_CHROMIUM=$(CHROMIUM) $(GO) test -race -count=1 ./...
 
-## bench: the list page at 10 000 tokens (prints p99 server time)
+## bench: list page at 10k tokens and audit tab at 100k records (p99 server
+## time), audit export memory at 10k and 100k records
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 300x ./handlers ./store
+	$(GO) test -run '^$$' -bench 'ListPage|AuditTab' -benchtime 300x ./handlers
+	$(GO) test -run '^$$' -bench 'AuditExport' -benchtime 3x ./handlers
 
 clean:
 	rm -rf bin
