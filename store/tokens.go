@@ -545,3 +545,152 @@ func (s *Store) RevealToken(ctx context.Context, sealer *Sealer, actor Actor, ac
 	}
 	return value, tx.Commit()
 }
+
+// TokenUpdate is an edit of a token's general fields and modules.
+type TokenUpdate struct {
+	Name        string
+	Description string
+	ModuleIDs   []string
+	Logo        []byte // a new logo; nil keeps the current one
+	RemoveLogo  bool
+}
+
+// UpdateToken applies an edit made against version and records what changed,
+// before and after, in the same transaction. An edit that changes nothing
+// writes nothing and reports changed=false.
+func (s *Store) UpdateToken(ctx context.Context, actor Actor, accountID, id string, version int64, u TokenUpdate) (t Token, changed bool, err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return Token{}, false, err
+	}
+	defer tx.Rollback()
+	cur, err := s.token(ctx, tx, accountID, id)
+	if err != nil {
+		return Token{}, false, err
+	}
+	nt := NewToken{Name: u.Name, Description: u.Description, ModuleIDs: u.ModuleIDs, Logo: u.Logo}
+	logoType, err := s.validateNewToken(ctx, tx, accountID, &nt)
+	if err != nil {
+		return cur, false, err
+	}
+	if version != 0 && cur.Version != version {
+		return cur, false, ErrConflict
+	}
+	changes := map[string]Change{}
+	if cur.Name != nt.Name {
+		changes["name"] = Change{cur.Name, nt.Name}
+	}
+	if cur.Description != nt.Description {
+		changes["description"] = Change{cur.Description, nt.Description}
+	}
+	before := make([]string, len(cur.Modules))
+	for i, m := range cur.Modules {
+		before[i] = m.ID
+	}
+	after := canonicalModules(ctx, tx, nt.ModuleIDs)
+	if strings.Join(before, ",") != strings.Join(after, ",") {
+		changes["modules"] = Change{before, after}
+	}
+	newLogoType := cur.LogoType
+	switch {
+	case logoType != "":
+		newLogoType = logoType
+		changes["logo"] = Change{cur.LogoType != "", true}
+	case u.RemoveLogo && cur.LogoType != "":
+		newLogoType = ""
+		changes["logo"] = Change{true, false}
+	}
+	if len(changes) == 0 {
+		return cur, false, nil
+	}
+	now := s.now()
+	res, err := tx.ExecContext(ctx, `UPDATE api_tokens SET name = ?, description = ?, logo_type = NULLIF(?, ''),
+		updated_at = ?, updated_by_id = ?, updated_by_name = ?, version = version + 1
+		WHERE id = ? AND account_id = ? AND version = ?`,
+		nt.Name, nt.Description, newLogoType, now, actor.ID, actor.Name, id, accountID, cur.Version)
+	if err != nil {
+		return Token{}, false, err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return cur, false, ErrConflict
+	}
+	if _, ok := changes["modules"]; ok {
+		if err := setTokenModules(ctx, tx, id, after); err != nil {
+			return Token{}, false, err
+		}
+	}
+	switch {
+	case logoType != "":
+		if _, err := tx.ExecContext(ctx, `INSERT INTO api_token_logos (token_id, content_type, data) VALUES (?, ?, ?)
+			ON CONFLICT (token_id) DO UPDATE SET content_type = excluded.content_type, data = excluded.data`, id, logoType, nt.Logo); err != nil {
+			return Token{}, false, err
+		}
+	case newLogoType == "":
+		if _, err := tx.ExecContext(ctx, `DELETE FROM api_token_logos WHERE token_id = ?`, id); err != nil {
+			return Token{}, false, err
+		}
+	}
+	fields := make([]string, 0, len(changes))
+	for _, f := range []string{"name", "description", "modules", "logo"} {
+		if _, ok := changes[f]; ok {
+			fields = append(fields, f)
+		}
+	}
+	if _, err := s.appendAudit(ctx, tx, AuditRecord{
+		AccountID: accountID, OccurredAt: now, Event: EventTokenUpdated,
+		ObjectType: ObjectTypeToken, ObjectID: id, ObjectName: nt.Name, Actor: actor,
+		Summary: fmt.Sprintf("API token %s was updated (%s).", id, strings.Join(fields, ", ")),
+		Details: detailsJSON(map[string]any{"changes": changes}),
+	}); err != nil {
+		return Token{}, false, err
+	}
+	if t, err = s.token(ctx, tx, accountID, id); err != nil {
+		return Token{}, false, err
+	}
+	return t, true, tx.Commit()
+}
+
+// canonicalModules returns module ids deduplicated in catalogue order.
+func canonicalModules(ctx context.Context, q querier, ids []string) []string {
+	if len(ids) == 0 {
+		return []string{}
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	rows, err := q.QueryContext(ctx, `SELECT id FROM modules WHERE id IN (`+placeholders(len(ids))+`) ORDER BY position`, args...)
+	if err != nil {
+		return ids
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var id string
+		if rows.Scan(&id) == nil {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// LastChange returns the latest record of a change to the token (not a
+// viewing or a rejected call): who last changed it, and how.
+func (s *Store) LastChange(ctx context.Context, accountID, tokenID string) (AuditRecord, error) {
+	return scanAudit(s.db.QueryRowContext(ctx, `SELECT `+auditColumns+` FROM audit_records
+		WHERE account_id = ? AND object_id = ? AND event NOT IN (?, ?)
+		ORDER BY occurred_at DESC, seq DESC LIMIT 1`, accountID, tokenID, EventTokenValueViewed, EventTokenRejected))
+}
+
+// TokenLogo returns the logo of a live token of the account.
+func (s *Store) TokenLogo(ctx context.Context, accountID, id string) (string, []byte, error) {
+	var ct string
+	var data []byte
+	err := s.db.QueryRowContext(ctx, `SELECT l.content_type, l.data FROM api_token_logos l
+		JOIN api_tokens t ON t.id = l.token_id
+		WHERE t.id = ? AND t.account_id = ? AND t.status != 'Deleted'`, id, accountID).Scan(&ct, &data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil, ErrNotFound
+	}
+	return ct, data, err
+}

@@ -335,3 +335,84 @@ func BenchmarkListTokens10k(b *testing.B) {
 		})
 	}
 }
+
+func TestUpdateToken(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	png := []byte("\x89PNG\r\n\x1a\nimage")
+	tok, _, _ := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, NewToken{Name: "before", Description: "d", ModuleIDs: []string{"MOD-2210"}})
+
+	// Nothing changed: nothing written.
+	same, changed, err := f.s.UpdateToken(ctx, f.actor, f.acc.ID, tok.ID, tok.Version, TokenUpdate{Name: "before", Description: "d", ModuleIDs: []string{"MOD-2210"}})
+	if err != nil || changed || same.Version != tok.Version {
+		t.Fatalf("no-op update: changed %v, version %d, %v", changed, same.Version, err)
+	}
+	upd, changed, err := f.s.UpdateToken(ctx, f.actor, f.acc.ID, tok.ID, tok.Version, TokenUpdate{
+		Name: "after", Description: "d", ModuleIDs: []string{"MOD-1756", "MOD-2210", "MOD-1756"}, Logo: png})
+	if err != nil || !changed {
+		t.Fatalf("update: %v", err)
+	}
+	if upd.Name != "after" || upd.Version != tok.Version+1 || len(upd.Modules) != 2 || upd.LogoType != "image/png" {
+		t.Errorf("updated token = %+v", upd)
+	}
+	if ct, data, err := f.s.TokenLogo(ctx, f.acc.ID, tok.ID); err != nil || ct != "image/png" || string(data) != string(png) {
+		t.Errorf("logo = %q, %v", ct, err)
+	}
+	rec, err := f.s.LastChange(ctx, f.acc.ID, tok.ID)
+	if err != nil || rec.Event != EventTokenUpdated {
+		t.Fatalf("last change = %+v, %v", rec, err)
+	}
+	for _, want := range []string{`"name":{"before":"before","after":"after"}`, `"modules":{"before":["MOD-2210"],"after":["MOD-1756","MOD-2210"]}`, `"logo":{"before":false,"after":true}`} {
+		if !strings.Contains(rec.Details, want) {
+			t.Errorf("details %s lack %s", rec.Details, want)
+		}
+	}
+	if strings.Contains(rec.Details, "description") {
+		t.Errorf("details %s mention an unchanged field", rec.Details)
+	}
+	// A stale version applies nothing.
+	if _, _, err := f.s.UpdateToken(ctx, f.actor, f.acc.ID, tok.ID, tok.Version, TokenUpdate{Name: "stale"}); !errors.Is(err, ErrConflict) {
+		t.Errorf("stale update: %v, want ErrConflict", err)
+	}
+	// Invalid input applies nothing either.
+	var ve *ValidationError
+	if _, _, err := f.s.UpdateToken(ctx, f.actor, f.acc.ID, tok.ID, upd.Version, TokenUpdate{Name: strings.Repeat("x", 201)}); !errors.As(err, &ve) {
+		t.Errorf("invalid update: %v", err)
+	}
+	// Removing the logo.
+	if noLogo, _, err := f.s.UpdateToken(ctx, f.actor, f.acc.ID, tok.ID, upd.Version, TokenUpdate{Name: "after", Description: "d", ModuleIDs: []string{"MOD-1756", "MOD-2210"}, RemoveLogo: true}); err != nil || noLogo.LogoType != "" {
+		t.Errorf("remove logo: %+v, %v", noLogo, err)
+	}
+	if _, _, err := f.s.TokenLogo(ctx, f.acc.ID, tok.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("removed logo still served: %v", err)
+	}
+	// The search index follows the rename.
+	if page, _ := f.s.ListTokens(ctx, f.acc.ID, TokenQuery{Search: "after", Limit: 5}); page.Total != 1 {
+		t.Errorf("search for the new name finds %d", page.Total)
+	}
+	if page, _ := f.s.ListTokens(ctx, f.acc.ID, TokenQuery{Search: "before", Limit: 5}); page.Total != 0 {
+		t.Errorf("search for the old name finds %d", page.Total)
+	}
+}
+
+func TestLogoUploads(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, err := f.s.SaveLogoUpload(ctx, f.admin.ID, []byte("not an image")); err == nil {
+		t.Error("a fake image was accepted")
+	}
+	id, err := f.s.SaveLogoUpload(ctx, f.admin.ID, []byte("\xff\xd8\xff\xe0\x00\x10JFIF\x00"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ct, _, err := f.s.LogoUpload(ctx, f.admin.ID, id); err != nil || ct != "image/jpeg" {
+		t.Errorf("upload = %q, %v", ct, err)
+	}
+	if _, _, err := f.s.LogoUpload(ctx, "USR-0000-0000", id); !errors.Is(err, ErrNotFound) {
+		t.Errorf("another user's upload: %v", err)
+	}
+	f.s.DeleteLogoUploads(ctx, time.Now().Add(time.Hour))
+	if _, _, err := f.s.LogoUpload(ctx, f.admin.ID, id); !errors.Is(err, ErrNotFound) {
+		t.Errorf("swept upload: %v", err)
+	}
+}

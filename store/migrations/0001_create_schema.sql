@@ -133,6 +133,16 @@ CREATE TABLE api_token_logos (
     data         BLOB NOT NULL
 );
 
+-- Logos uploaded in the first step of the Add wizard, held until the token is
+-- added (or swept after a day), so the later steps need not carry the bytes.
+CREATE TABLE logo_uploads (
+    id           TEXT PRIMARY KEY,
+    user_id      TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    content_type TEXT NOT NULL CHECK (content_type IN ('image/png', 'image/jpeg')),
+    data         BLOB NOT NULL,
+    created_at   DATETIME NOT NULL
+);
+
 CREATE TABLE api_token_modules (
     token_id  TEXT NOT NULL REFERENCES api_tokens (id),
     module_id TEXT NOT NULL REFERENCES modules (id),

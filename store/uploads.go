@@ -1,0 +1,44 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"time"
+)
+
+// SaveLogoUpload keeps a logo uploaded in the Add wizard until the token is
+// added, and returns the id the later steps carry instead of the bytes.
+func (s *Store) SaveLogoUpload(ctx context.Context, userID string, data []byte) (string, error) {
+	ct, msg := LogoType(data)
+	if msg != "" {
+		return "", &ValidationError{Fields: map[string]string{"logo": msg}}
+	}
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	id := hex.EncodeToString(b)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO logo_uploads (id, user_id, content_type, data, created_at) VALUES (?, ?, ?, ?, ?)`,
+		id, userID, ct, data, s.now())
+	return id, err
+}
+
+// LogoUpload returns a logo the same user uploaded.
+func (s *Store) LogoUpload(ctx context.Context, userID, id string) (string, []byte, error) {
+	var ct string
+	var data []byte
+	err := s.db.QueryRowContext(ctx, `SELECT content_type, data FROM logo_uploads WHERE id = ? AND user_id = ?`, id, userID).Scan(&ct, &data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil, ErrNotFound
+	}
+	return ct, data, err
+}
+
+// DeleteLogoUploads removes uploads made before the given time.
+func (s *Store) DeleteLogoUploads(ctx context.Context, before time.Time) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM logo_uploads WHERE created_at < ?`, before)
+	return err
+}
