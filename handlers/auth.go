@@ -206,21 +206,33 @@ func (h *Handler) setFlash(c echo.Context, msg string) error {
 	return h.sessions.Save(c.Request(), c.Response(), sess)
 }
 
-// popFlash returns and forgets the session's one-time message.
-func (h *Handler) popFlash(c echo.Context) string {
+// setWarning keeps a one-time warning for the next page the user sees.
+func (h *Handler) setWarning(c echo.Context, msg string) error {
 	sess, err := h.session(c)
 	if err != nil {
-		return ""
+		return err
 	}
-	msg, _ := sess.Values[keyFlash].(string)
-	if msg == "" {
-		return ""
+	sess.Values[keyWarning] = msg
+	return h.sessions.Save(c.Request(), c.Response(), sess)
+}
+
+// popFlash returns and forgets the session's one-time messages.
+func (h *Handler) popFlash(c echo.Context) (flash, warning string) {
+	sess, err := h.session(c)
+	if err != nil {
+		return "", ""
+	}
+	flash, _ = sess.Values[keyFlash].(string)
+	warning, _ = sess.Values[keyWarning].(string)
+	if flash == "" && warning == "" {
+		return "", ""
 	}
 	delete(sess.Values, keyFlash)
+	delete(sess.Values, keyWarning)
 	if err := h.sessions.Save(c.Request(), c.Response(), sess); err != nil {
 		h.log.Error("save session", "request_id", requestID(c), "error", err)
 	}
-	return msg
+	return flash, warning
 }
 
 // initials returns up to two capital letters from a name, for avatars.

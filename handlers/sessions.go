@@ -30,6 +30,7 @@ const SessionCookie = "gatehouse_session"
 const (
 	keyUserID   = "user_id"
 	keyFlash    = "flash"
+	keyWarning  = "warning"
 	keyLastSeen = "_last_seen" // loaded from the row, never written to it
 )
 

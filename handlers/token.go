@@ -127,6 +127,12 @@ func (h *Handler) tokenPage(c echo.Context, tab string) (views.TokenPage, error)
 		UpdatedBy:   actorLabel(t.UpdatedBy),
 		Disabled:    t.Status == store.StatusDisabled,
 	}
+	here := "/settings/api-tokens/" + t.ID + suffix
+	for _, a := range rowActions(u, t.ID, t.Status, here) {
+		if a.Label != "Edit" { // the header has its own Edit button
+			m.Actions = append(m.Actions, a)
+		}
+	}
 	for _, tt := range tokenTabs {
 		m.Tabs = append(m.Tabs, views.Tab{Label: tt.label, URL: "/settings/api-tokens/" + t.ID + "/" + tt.slug + suffix, Current: tt.slug == tab})
 	}

@@ -181,12 +181,21 @@ func (h *Handler) listTokens(c echo.Context) error {
 		m.Sizes = append(m.Sizes, views.Option{Value: strconv.Itoa(s), Label: strconv.Itoa(s), Selected: q.Size == s})
 	}
 	m.Headers = sortHeaders(q)
+	m.CanAdd = canEdit(u)
+	m.ReturnTo = q.url()
+	if canToggle(u) {
+		m.BulkActions = []views.Option{{Value: "disable", Label: "Disable"}, {Value: "enable", Label: "Enable"}}
+	}
+	if canEdit(u) {
+		m.BulkActions = append(m.BulkActions, views.Option{Value: "delete", Label: "Delete"})
+	}
 	back := q.values().Encode()
 	for _, t := range page.Tokens {
 		r := tokenRow(t)
 		if back != "" {
 			r.URL += "?" + url.Values{"list": {back}}.Encode()
 		}
+		r.Actions = rowActions(u, t.ID, t.Status, m.ReturnTo)
 		m.Rows = append(m.Rows, r)
 	}
 	return h.render(c, http.StatusOK, views.TokenListView(m))

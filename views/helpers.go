@@ -25,3 +25,10 @@ func sortHint(sort string) string {
 	}
 	return "(select to sort)"
 }
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

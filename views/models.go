@@ -87,6 +87,7 @@ type TokenRow struct {
 	Created       DateTime
 	LastAccess    DateTime
 	Status        string
+	Actions       []RowAction // the ••• menu; empty for viewers
 }
 
 // TokenList is the Settings > API tokens page.
@@ -108,6 +109,9 @@ type TokenList struct {
 	ClearURL    string
 	Filtered    bool // a search or filter is in force
 	NoTokensYet bool // the account has no live tokens at all
+	CanAdd      bool
+	BulkActions []Option // Value: action, Label: button text
+	ReturnTo    string   // this list view, for actions to come back to
 }
 
 // Tab is one tab of a tabbed page.
@@ -159,6 +163,7 @@ type TokenPage struct {
 	LastAccessIP    string
 	LastAccessAgent string
 	Disabled        bool
+	Actions         []RowAction
 	DisabledAt      DateTime
 	DisabledBy      string
 	DisabledReason  string
@@ -231,4 +236,94 @@ type AuditRecordPage struct {
 	Details    string // indented JSON
 	Hash       string
 	PrevHash   string
+}
+
+// RowAction is one item of a token's action menu.
+type RowAction struct {
+	Label  string
+	URL    string
+	Danger bool
+	Dialog bool // opens the confirmation as a dialog when JavaScript runs
+}
+
+// ConfirmPage asks to confirm Enable, Disable or Delete of one token: the
+// page without JavaScript, the dialog's content with it.
+type ConfirmPage struct {
+	Chrome
+	Action      string // disable, enable or delete
+	Title       string // "Disable API token"
+	Verb        string // "Disable"
+	ID          string
+	Name        string
+	Status      string
+	LastAccess  DateTime
+	Modules     []ModuleItem
+	Version     int64
+	Reason      string
+	ReasonError string
+	Problem     string // why the action cannot be confirmed (stale, wrong state)
+	CanConfirm  bool
+	ReturnTo    string
+	CancelURL   string
+}
+
+// BulkItem is one token in a bulk confirmation.
+type BulkItem struct {
+	ID      string
+	Name    string
+	Status  string
+	Version int64
+	Problem string // why this token will be left as it is
+}
+
+// BulkConfirmPage lists the tokens a bulk action will change and those it
+// cannot.
+type BulkConfirmPage struct {
+	Chrome
+	Action    string
+	Title     string
+	Verb      string
+	Items     []BulkItem
+	Applies   int
+	ReturnTo  string
+	CancelURL string
+}
+
+// TokenForm is the Add wizard and the Edit form: Values and Errors by field.
+type TokenForm struct {
+	Chrome
+	Step        int    // Add: 1 General, 2 Modules, 3 Overview; 0 for Edit
+	Edit        bool   // the Edit form (all fields, one Save)
+	ID          string // Edit: the token
+	Version     int64
+	Name        string
+	Description string
+	Modules     []ModuleChoice
+	LogoUpload  string // Add: the id of the uploaded logo carried between steps
+	LogoURL     string // the logo shown: the upload's or the token's
+	HasLogo     bool
+	RemoveLogo  bool
+	Errors      map[string]string
+	Problem     string // a message about the whole form (a conflict)
+	CancelURL   string
+	Avatar      Avatar
+}
+
+// ModuleChoice is a module offered in a form.
+type ModuleChoice struct {
+	ID          string
+	Name        string
+	Description string
+	Checked     bool
+}
+
+// CreatedPage is step 4 of the Add wizard: the token exists.
+type CreatedPage struct {
+	Chrome
+	ID          string
+	Name        string
+	MaskedValue string
+	Value       string
+	RevealURL   string
+	DetailsURL  string
 }
