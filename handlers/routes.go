@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -20,7 +21,7 @@ func (h *Handler) Register(e *echo.Echo) {
 	e.Use(h.logRequests)
 	e.Use(middleware.Recover())
 	e.Use(h.securityHeaders)
-	e.Use(middleware.BodyLimit(MaxBodyBytes))
+	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: MaxBodyBytes, Skipper: isUploadForm}))
 
 	e.GET("/healthz", h.healthz)
 	e.GET("/readyz", h.readyz)
@@ -34,7 +35,16 @@ func (h *Handler) Register(e *echo.Echo) {
 
 	settings := console.Group("/settings", h.requireUser)
 	settings.GET("", h.home)
+	upload := middleware.BodyLimit(MaxUploadBodyBytes)
+
 	settings.GET("/api-tokens", h.listTokens)
+	settings.GET("/api-tokens/new", h.newToken)
+	settings.POST("/api-tokens/new", h.createToken, upload)
+	settings.GET("/api-tokens/uploads/:uid", h.logoUpload)
+	settings.GET("/api-tokens/:id/created", h.createdPage)
+	settings.GET("/api-tokens/:id/edit", h.editToken)
+	settings.POST("/api-tokens/:id/edit", h.updateToken, upload)
+	settings.GET("/api-tokens/:id/logo", h.tokenLogo)
 	settings.GET("/api-tokens/:id", h.showToken)
 	settings.GET("/api-tokens/:id/:tab", h.showToken)
 	settings.POST("/api-tokens/:id/reveal", h.revealToken)
@@ -50,6 +60,14 @@ func (h *Handler) Register(e *echo.Echo) {
 	settings.GET("/audit-trail/export.csv", h.exportAudit)
 	settings.GET("/audit-trail/export.json", h.exportAudit)
 	settings.GET("/audit-trail/:rid", h.showAuditRecord)
+}
+
+// isUploadForm picks the forms that may carry a logo; they have a larger
+// body limit of their own.
+func isUploadForm(c echo.Context) bool {
+	p := c.Request().URL.Path
+	return c.Request().Method == http.MethodPost &&
+		strings.HasPrefix(p, "/settings/api-tokens/") && (p == "/settings/api-tokens/new" || strings.HasSuffix(p, "/edit"))
 }
 
 // home sends visitors to the token list (or, through it, to the login page).

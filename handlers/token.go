@@ -118,7 +118,7 @@ func (h *Handler) tokenPage(c echo.Context, tab string) (views.TokenPage, error)
 		CanToggle:   canToggle(u),
 		Description: t.Description,
 		APIEndpoint: h.public + "/public/v1",
-		MaskedValue: "idt:" + t.ID + ":" + strings.Repeat("•", 16),
+		MaskedValue: maskedValue(t.ID),
 		CanReveal:   canReveal(u),
 		RevealURL:   "/settings/api-tokens/" + t.ID + "/reveal",
 		Created:     formatDateTime(t.CreatedAt),
@@ -135,6 +135,9 @@ func (h *Handler) tokenPage(c echo.Context, tab string) (views.TokenPage, error)
 	}
 	for _, tt := range tokenTabs {
 		m.Tabs = append(m.Tabs, views.Tab{Label: tt.label, URL: "/settings/api-tokens/" + t.ID + "/" + tt.slug + suffix, Current: tt.slug == tab})
+	}
+	if t.LogoType != "" {
+		m.Avatar.LogoURL = logoURL(t)
 	}
 	if t.LastAccessAt.Valid {
 		m.LastAccess = formatDateTime(t.LastAccessAt.Time)
@@ -182,6 +185,15 @@ func (h *Handler) revealToken(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "no-store")
 	if strings.Contains(c.Request().Header.Get("Accept"), "application/json") {
 		return c.JSON(http.StatusOK, map[string]string{"value": value})
+	}
+	if c.FormValue("from") == "created" {
+		t, err := h.loadToken(c)
+		if err != nil {
+			return err
+		}
+		m := h.createdModel(c, t)
+		m.Value = value
+		return h.render(c, http.StatusOK, views.CreatedView(m))
 	}
 	m, err := h.tokenPage(c, "general")
 	if err != nil {

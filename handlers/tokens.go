@@ -258,6 +258,9 @@ func tokenRow(t store.Token) views.TokenRow {
 	if t.LastAccessAt.Valid {
 		r.LastAccess = formatDateTime(t.LastAccessAt.Time)
 	}
+	if t.LogoType != "" {
+		r.Avatar.LogoURL = logoURL(t)
+	}
 	names := make([]string, len(t.Modules))
 	for i, m := range t.Modules {
 		names[i] = m.Name

@@ -32,3 +32,13 @@ func plural(n int, one, many string) string {
 	}
 	return many
 }
+
+func countChecked(mods []ModuleChoice) int {
+	n := 0
+	for _, m := range mods {
+		if m.Checked {
+			n++
+		}
+	}
+	return n
+}
