@@ -123,4 +123,176 @@
       });
     });
   });
+
+  // ••• and ▾ menus: <details> disclosures that work without JavaScript.
+  // Here they gain arrow keys, Home/End, Esc (closes and returns focus to
+  // the trigger), and close when focus or a click goes elsewhere.
+  var menus = Array.prototype.slice.call(document.querySelectorAll("details[data-menu]"));
+  function menuItems(menu) {
+    return Array.prototype.slice.call(menu.querySelectorAll(".menu-list a, .menu-list button"));
+  }
+  function closeMenu(menu, focusTrigger) {
+    if (!menu.open) { return; }
+    menu.open = false;
+    if (focusTrigger) { menu.querySelector("summary").focus(); }
+  }
+  menus.forEach(function (menu) {
+    var summary = menu.querySelector("summary");
+    summary.setAttribute("aria-haspopup", "true");
+    summary.setAttribute("aria-expanded", "false");
+    menu.addEventListener("toggle", function () {
+      summary.setAttribute("aria-expanded", menu.open ? "true" : "false");
+      if (menu.open) {
+        menus.forEach(function (other) { if (other !== menu) { closeMenu(other, false); } });
+        var items = menuItems(menu);
+        if (items.length) { items[0].focus(); }
+      }
+    });
+    summary.addEventListener("keydown", function (event) {
+      if (event.key === "ArrowDown" && !menu.open) {
+        event.preventDefault();
+        menu.open = true;
+      }
+    });
+    menu.addEventListener("keydown", function (event) {
+      var items = menuItems(menu);
+      var i = items.indexOf(document.activeElement);
+      switch (event.key) {
+        case "Escape":
+          if (menu.open) {
+            event.preventDefault();
+            event.stopPropagation();
+            closeMenu(menu, true);
+          }
+          return;
+        case "ArrowDown":
+          if (!menu.open) { return; }
+          event.preventDefault();
+          items[(i + 1) % items.length].focus();
+          return;
+        case "ArrowUp":
+          if (!menu.open) { return; }
+          event.preventDefault();
+          items[(i - 1 + items.length) % items.length].focus();
+          return;
+        case "Home":
+          if (menu.open) { event.preventDefault(); items[0].focus(); }
+          return;
+        case "End":
+          if (menu.open) { event.preventDefault(); items[items.length - 1].focus(); }
+          return;
+        case "Tab":
+          closeMenu(menu, false);
+          return;
+      }
+    });
+  });
+  document.addEventListener("click", function (event) {
+    menus.forEach(function (menu) {
+      if (!menu.contains(event.target)) { closeMenu(menu, false); }
+    });
+  });
+
+  // Confirmations as modal dialogs: the confirmation page's section is
+  // fetched and shown in a <dialog>, which keeps focus inside and closes with
+  // Esc. If anything fails, the link simply opens the page.
+  var dialog = null;
+  var returnFocus = null;
+  function ensureDialog() {
+    if (dialog) { return dialog; }
+    dialog = document.createElement("dialog");
+    dialog.className = "dialog";
+    dialog.setAttribute("aria-labelledby", "confirm-title");
+    document.body.appendChild(dialog);
+    dialog.addEventListener("close", function () {
+      dialog.replaceChildren();
+      if (returnFocus && document.contains(returnFocus)) { returnFocus.focus(); }
+    });
+    dialog.addEventListener("click", function (event) {
+      var cancel = event.target.closest("[data-cancel]");
+      if (cancel) {
+        event.preventDefault();
+        dialog.close();
+      } else if (event.target === dialog) {
+        dialog.close(); // a click on the backdrop
+      }
+    });
+    return dialog;
+  }
+  function openConfirm(url, trigger, fallback) {
+    fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (res) { return res.text(); })
+      .then(function (html) {
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var section = doc.querySelector("section[data-confirm]");
+        if (!section) { throw new Error("no confirmation in the page"); }
+        var d = ensureDialog();
+        returnFocus = trigger;
+        d.replaceChildren(document.importNode(section, true));
+        d.showModal();
+        var first = d.querySelector(".btn-danger") ? d.querySelector("[data-cancel]")
+          : (d.querySelector("button[type=submit]") || d.querySelector("[data-cancel]"));
+        if (first) { first.focus(); }
+      })
+      .catch(fallback);
+  }
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest("a[data-dialog]");
+    if (!link || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) { return; }
+    event.preventDefault();
+    var menu = link.closest("details[data-menu]");
+    var trigger = menu ? menu.querySelector("summary") : link;
+    if (menu) { menu.open = false; }
+    openConfirm(link.href, trigger, function () { window.location.href = link.href; });
+  });
+
+  // Bulk actions: select all, a live count, and the confirmation in a dialog.
+  var bulk = document.getElementById("bulk");
+  if (bulk) {
+    var boxes = Array.prototype.slice.call(document.querySelectorAll('input[name="ids"][form="bulk"]'));
+    var all = document.querySelector("[data-select-all]");
+    var count = bulk.querySelector("[data-bulk-count]");
+    var update = function () {
+      var n = boxes.filter(function (b) { return b.checked; }).length;
+      if (all) {
+        all.checked = n > 0 && n === boxes.length;
+        all.indeterminate = n > 0 && n < boxes.length;
+      }
+      if (count) { count.textContent = n === 0 ? "Select tokens for a bulk action:" : n + " selected:"; }
+      bulk.classList.toggle("has-selection", n > 0);
+    };
+    boxes.forEach(function (b) { b.addEventListener("change", update); });
+    if (all) {
+      all.addEventListener("change", function () {
+        boxes.forEach(function (b) { b.checked = all.checked; });
+        update();
+      });
+    }
+    update();
+    bulk.addEventListener("submit", function (event) {
+      var params = new URLSearchParams(new FormData(bulk));
+      if (event.submitter && event.submitter.name) {
+        params.set(event.submitter.name, event.submitter.value);
+      }
+      if (!params.getAll("ids").length) { return; } // the server explains
+      event.preventDefault();
+      var url = bulk.action + "?" + params.toString();
+      openConfirm(url, event.submitter || bulk, function () { window.location.href = url; });
+    });
+  }
+
+  // Filter boxes over a list (the modules of the Add and Edit forms).
+  document.querySelectorAll("[data-filter-list]").forEach(function (input) {
+    var list = document.querySelector(input.dataset.filterList);
+    if (!list) { return; }
+    input.addEventListener("keydown", function (event) {
+      if (event.key === "Enter") { event.preventDefault(); }
+    });
+    input.addEventListener("input", function () {
+      var q = input.value.trim().toLowerCase();
+      list.querySelectorAll("[data-filter-text]").forEach(function (item) {
+        item.hidden = q !== "" && item.dataset.filterText.toLowerCase().indexOf(q) < 0;
+      });
+    });
+  });
 })();
