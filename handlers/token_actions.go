@@ -180,6 +180,8 @@ func (h *Handler) applyAction(c echo.Context) error {
 			m.Problem = h.staleMessage(c, cur) + " Nothing was applied."
 			if m.CanConfirm {
 				m.Problem += " Confirm again to " + a.name + " it as it is now."
+			} else {
+				m.Problem += " " + notApplicable(a, cur)
 			}
 		}
 		return h.render(c, http.StatusConflict, views.ConfirmView(m))

@@ -1,0 +1,357 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"gatehouse/store"
+)
+
+// confirmForm GETs a confirmation page and returns its form values.
+func (c *client) confirmForm(path string) (url.Values, response) {
+	c.t.Helper()
+	r := c.get(path)
+	d := r.doc(c.t)
+	v := url.Values{}
+	d.Find("section[data-confirm] form input[type=hidden]").Each(func(_ int, s *goquery.Selection) {
+		v.Set(s.AttrOr("name", ""), s.AttrOr("value", ""))
+	})
+	return v, r
+}
+
+func TestDisableEnableDeleteFlow(t *testing.T) {
+	app := newTestApp(t)
+	c := app.client(t)
+	c.mustLogin("operator@example.com")
+	tok := app.demoToken(t, "CI pipeline")
+	base := "/settings/api-tokens/" + tok.ID
+
+	// The confirmation page shows what is at stake.
+	form, r := c.confirmForm(base + "/disable?return=" + url.QueryEscape("/settings/api-tokens?q=ci"))
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("confirm page = %d", r.StatusCode)
+	}
+	d := r.doc(t)
+	if got := squash(d.Find("#confirm-title").Text()); got != "Disable API token" {
+		t.Errorf("title = %q", got)
+	}
+	what := words(d.Find("section[data-confirm]"))
+	for _, want := range []string{"CI pipeline", tok.ID, "will fail until it is enabled again", "Active", "Marketplace", "Reason"} {
+		if !strings.Contains(what, want) {
+			t.Errorf("confirmation lacks %q: %s", want, what)
+		}
+	}
+	if form.Get("version") != strconv.FormatInt(tok.Version, 10) || form.Get("return") != "/settings/api-tokens?q=ci" {
+		t.Errorf("form = %v", form)
+	}
+	if href, _ := d.Find("a[data-cancel]").Attr("href"); href != "/settings/api-tokens?q=ci" {
+		t.Errorf("Cancel = %q", href)
+	}
+
+	form.Set("reason", "Leaked in a CI log")
+	r = c.post(base+"/disable", form)
+	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/settings/api-tokens?q=ci" {
+		t.Fatalf("disable = %d %s", r.StatusCode, r.Header.Get("Location"))
+	}
+	d = c.get("/settings/api-tokens?q=ci").doc(t)
+	if got := squash(d.Find(".flash-success").Text()); got != "API token "+tok.ID+" was disabled." {
+		t.Errorf("flash = %q", got)
+	}
+	if got := squash(c.get("/settings/api-tokens?q=ci").doc(t).Find(".flash-success").Text()); got != "" {
+		t.Errorf("flash shown twice: %q", got)
+	}
+	cur, _ := app.store.Token(context.Background(), app.acc.ID, tok.ID)
+	if cur.Status != store.StatusDisabled || cur.DisabledReason != "Leaked in a CI log" || cur.DisabledBy.Name != "Oliver Perez" {
+		t.Errorf("after disable: %+v", cur)
+	}
+
+	// Disabling again: a clear refusal, nothing recorded.
+	before := app.countEvents(t, tok.ID, store.EventTokenDisabled)
+	r = c.post(base+"/disable", form) // the old version: stale, and not applicable
+	if r.StatusCode != http.StatusConflict || !strings.Contains(r.body, "Oliver Perez disabled it") || !strings.Contains(r.body, "already Disabled") {
+		t.Errorf("disable a Disabled token with the old version = %d", r.StatusCode)
+	}
+	form.Set("version", strconv.FormatInt(cur.Version, 10)) // the current version
+	r = c.post(base+"/disable", form)
+	if r.StatusCode != http.StatusConflict || !strings.Contains(r.body, "already Disabled, so there is nothing to disable") {
+		t.Errorf("disable a Disabled token = %d", r.StatusCode)
+	}
+	if r := c.get(base + "/disable"); r.StatusCode != http.StatusConflict || r.doc(t).Find("section[data-confirm] button[type=submit]").Length() != 0 {
+		t.Errorf("confirm page of a Disabled token = %d, or it offers a button", r.StatusCode)
+	}
+	if app.countEvents(t, tok.ID, store.EventTokenDisabled) != before {
+		t.Error("a refused disable was recorded")
+	}
+
+	// The operator may enable, but may not delete.
+	form, _ = c.confirmForm(base + "/enable")
+	if r := c.post(base+"/enable", form); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("enable = %d", r.StatusCode)
+	}
+	if r := c.get(base + "/delete"); r.StatusCode != http.StatusForbidden {
+		t.Errorf("operator GET delete = %d", r.StatusCode)
+	}
+	form.Set("version", "3")
+	if r := c.post(base+"/delete", form); r.StatusCode != http.StatusForbidden {
+		t.Errorf("operator POST delete = %d", r.StatusCode)
+	}
+
+	// The administrator deletes; the token leaves the list, its trail stays.
+	admin := app.client(t)
+	admin.mustLogin("admin@example.com")
+	form, r = admin.confirmForm(base + "/delete")
+	if !strings.Contains(r.body, "cannot be undone") || r.doc(t).Find("button.btn-danger").Length() != 1 {
+		t.Error("delete confirmation lacks the warning or the red button")
+	}
+	if r := admin.post(base+"/delete", form); r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/settings/api-tokens" {
+		t.Errorf("delete = %d %s", r.StatusCode, r.Header.Get("Location"))
+	}
+	if r := admin.get(base); r.StatusCode != http.StatusNotFound {
+		t.Errorf("deleted token page = %d", r.StatusCode)
+	}
+	if n := app.countEvents(t, tok.ID, store.EventTokenDeleted); n != 1 {
+		t.Errorf("%d deleted records", n)
+	}
+	if d := admin.get("/settings/audit-trail?event=deleted").doc(t); !strings.Contains(d.Text(), tok.ID) {
+		t.Error("the deleted token's trail is gone from the audit trail")
+	}
+}
+
+func TestViewerCannotAct(t *testing.T) {
+	app := newTestApp(t)
+	c := app.client(t)
+	c.mustLogin("viewer@example.com")
+	tok := app.demoToken(t, "CI pipeline")
+	d := c.get("/settings/api-tokens").doc(t)
+	if d.Find("details[data-menu]").Length() != 0 || d.Find("#bulk").Length() != 0 || d.Find(`a[href="/settings/api-tokens/new"]`).Length() != 0 {
+		t.Error("the viewer is offered actions")
+	}
+	csrf := c.csrfFrom("/settings/api-tokens")
+	for _, p := range []string{"/disable", "/enable", "/delete", "/edit"} {
+		if r := c.get("/settings/api-tokens/" + tok.ID + p); r.StatusCode != http.StatusForbidden {
+			t.Errorf("viewer GET %s = %d", p, r.StatusCode)
+		}
+		if r := c.post("/settings/api-tokens/"+tok.ID+p, url.Values{"_csrf": {csrf}, "version": {"1"}, "name": {"x"}}); r.StatusCode != http.StatusForbidden {
+			t.Errorf("viewer POST %s = %d", p, r.StatusCode)
+		}
+	}
+	if r := c.get("/settings/api-tokens/new"); r.StatusCode != http.StatusForbidden {
+		t.Errorf("viewer GET new = %d", r.StatusCode)
+	}
+	if r := c.get("/settings/api-tokens/bulk?action=disable&ids=" + tok.ID); r.StatusCode != http.StatusForbidden {
+		t.Errorf("viewer bulk = %d", r.StatusCode)
+	}
+	cur, _ := app.store.Token(context.Background(), app.acc.ID, tok.ID)
+	if cur.Version != tok.Version {
+		t.Error("the viewer changed the token")
+	}
+}
+
+func TestRowMenusByRole(t *testing.T) {
+	app := newTestApp(t)
+	cases := []struct {
+		email  string
+		active string // the menu of an Active token
+		bulk   string
+	}{
+		{"admin@example.com", "Disable|Edit|Delete", "Disable|Enable|Delete"},
+		{"operator@example.com", "Disable", "Disable|Enable"},
+	}
+	for _, tc := range cases {
+		c := app.client(t)
+		c.mustLogin(tc.email)
+		d := c.get("/settings/api-tokens?q=CI+pipeline").doc(t)
+		var items, bulk []string
+		d.Find("table.grid tbody tr").First().Find(".menu-list a").Each(func(_ int, s *goquery.Selection) { items = append(items, s.Text()) })
+		d.Find("#bulk button").Each(func(_ int, s *goquery.Selection) { bulk = append(bulk, s.Text()) })
+		if got := strings.Join(items, "|"); got != tc.active {
+			t.Errorf("%s: menu %q, want %q", tc.email, got, tc.active)
+		}
+		if got := strings.Join(bulk, "|"); got != tc.bulk {
+			t.Errorf("%s: bulk %q, want %q", tc.email, got, tc.bulk)
+		}
+		if d.Find("table.grid tbody tr").First().Find(`input[name="ids"][form="bulk"]`).Length() != 1 {
+			t.Errorf("%s: no selection checkbox", tc.email)
+		}
+		disabled := c.get("/settings/api-tokens?q=Legacy+ERP").doc(t).Find("table.grid tbody tr .menu-list a").First().Text()
+		if disabled != "Enable" {
+			t.Errorf("%s: a Disabled token's menu starts with %q", tc.email, disabled)
+		}
+	}
+}
+
+func TestStaleConfirmationAppliesNothing(t *testing.T) {
+	app := newTestApp(t)
+	tok := app.demoToken(t, "Helpdesk integration")
+	base := "/settings/api-tokens/" + tok.ID
+	a := app.client(t)
+	a.mustLogin("admin@example.com")
+	b := app.client(t)
+	b.mustLogin("operator@example.com")
+
+	formB, _ := b.confirmForm(base + "/disable") // B opens the dialog…
+	formA, _ := a.confirmForm(base + "/disable") // …A too, and confirms first.
+	formA.Set("reason", "A was faster")
+	if r := a.post(base+"/disable", formA); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("A = %d", r.StatusCode)
+	}
+	r := b.post(base+"/disable", formB)
+	if r.StatusCode != http.StatusConflict {
+		t.Fatalf("stale B = %d, want 409", r.StatusCode)
+	}
+	msg := squash(r.doc(t).Find(".flash-warning").Text())
+	for _, want := range []string{"Alex Morgan disabled it", "Nothing was applied"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("stale message %q lacks %q", msg, want)
+		}
+	}
+	if n := app.countEvents(t, tok.ID, store.EventTokenDisabled); n != 1 {
+		t.Errorf("%d disabled records, want exactly A's", n)
+	}
+	cur, _ := app.store.Token(context.Background(), app.acc.ID, tok.ID)
+	if cur.DisabledReason != "A was faster" {
+		t.Errorf("reason = %q", cur.DisabledReason)
+	}
+
+	// An edit meanwhile also makes a confirmation stale, but the action still
+	// applies: the page offers it again with the new version.
+	formB, _ = b.confirmForm(base + "/enable")
+	editForm := url.Values{"_csrf": {formA.Get("_csrf")}, "version": {strconv.FormatInt(cur.Version, 10)}, "name": {"Helpdesk bridge"}, "description": {cur.Description}, "modules": {"MOD-4617"}}
+	if r := a.post(base+"/edit", editForm); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("edit = %d %s", r.StatusCode, r.body)
+	}
+	r = b.post(base+"/enable", formB)
+	d := r.doc(t)
+	if r.StatusCode != http.StatusConflict || !strings.Contains(d.Find(".flash-warning").Text(), "edited (name, modules)") {
+		t.Errorf("stale after edit = %d %q", r.StatusCode, d.Find(".flash-warning").Text())
+	}
+	if v := d.Find(`input[name="version"]`).AttrOr("value", ""); v != strconv.FormatInt(cur.Version+1, 10) || d.Find("section[data-confirm] button[type=submit]").Length() != 1 {
+		t.Errorf("fresh confirmation: version %q", v)
+	}
+}
+
+func TestBulkActions(t *testing.T) {
+	app := newTestApp(t)
+	c := app.client(t)
+	c.mustLogin("operator@example.com")
+	active1 := app.demoToken(t, "CI pipeline")
+	active2 := app.demoToken(t, "Grafana exporter")
+	disabled := app.demoToken(t, "Legacy ERP connector")
+	ret := "/settings/api-tokens?order=name"
+	q := url.Values{"action": {"disable"}, "ids": {active1.ID, active2.ID, disabled.ID, "TKN-0000-0000"}, "return": {ret}}
+	r := c.get("/settings/api-tokens/bulk?" + q.Encode())
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("bulk confirm = %d", r.StatusCode)
+	}
+	d := r.doc(t)
+	if got := squash(d.Find("#confirm-title").Text()); got != "Disable 4 API tokens" {
+		t.Errorf("title = %q", got)
+	}
+	text := words(d.Find("table"))
+	for _, want := range []string{"CI pipeline", "Grafana exporter", "Left as it is: it is already Disabled", "Left as it is: it does not exist in this account"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("bulk confirmation lacks %q: %s", want, text)
+		}
+	}
+	if got := squash(d.Find("section[data-confirm] button[type=submit]").Text()); got != "Disable 2 tokens" {
+		t.Errorf("button = %q", got)
+	}
+	form := url.Values{}
+	d.Find("section[data-confirm] form input[type=hidden]").Each(func(_ int, s *goquery.Selection) {
+		form.Add(s.AttrOr("name", ""), s.AttrOr("value", ""))
+	})
+	// Meanwhile someone else disables one of them.
+	admin := store.UserActor(store.User{ID: "USR-0000-0009", Name: "Other"}, "", "")
+	if _, err := app.store.DisableToken(context.Background(), admin, app.acc.ID, active2.ID, 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	r = c.post("/settings/api-tokens/bulk", form)
+	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != ret {
+		t.Fatalf("bulk apply = %d %s", r.StatusCode, r.Header.Get("Location"))
+	}
+	d = c.get(ret).doc(t)
+	if got := squash(d.Find(".flash-success").Text()); got != "1 API token was disabled: "+active1.ID+"." {
+		t.Errorf("flash = %q", got)
+	}
+	if got := squash(d.Find(".flash-warning").Text()); got != "Left as it was: "+active2.ID+" (changed by someone else meanwhile)." {
+		t.Errorf("warning = %q", got)
+	}
+	// Nothing selected: a message, no change.
+	r = c.get("/settings/api-tokens/bulk?action=disable&return=" + url.QueryEscape(ret))
+	if r.StatusCode != http.StatusSeeOther || !strings.Contains(c.get(ret).body, "Select one or more API tokens first.") {
+		t.Errorf("empty bulk = %d", r.StatusCode)
+	}
+	if r := c.get("/settings/api-tokens/bulk?action=explode&ids=" + active1.ID); r.StatusCode != http.StatusBadRequest {
+		t.Errorf("unknown bulk action = %d", r.StatusCode)
+	}
+	// Operators cannot bulk delete.
+	if r := c.get("/settings/api-tokens/bulk?action=delete&ids=" + active1.ID); r.StatusCode != http.StatusForbidden {
+		t.Errorf("operator bulk delete = %d", r.StatusCode)
+	}
+	csrf := c.csrfFrom(ret)
+	if r := c.post("/settings/api-tokens/bulk", url.Values{"_csrf": {csrf}, "action": {"delete"}, "ids": {active1.ID}, "versions": {"9"}}); r.StatusCode != http.StatusForbidden {
+		t.Errorf("operator bulk delete POST = %d", r.StatusCode)
+	}
+	if r := c.post("/settings/api-tokens/bulk", url.Values{"action": {"disable"}, "ids": {active1.ID}, "versions": {"1"}}); r.StatusCode != http.StatusForbidden {
+		t.Errorf("bulk without CSRF = %d", r.StatusCode)
+	}
+}
+
+func TestActionsOnOtherAccountsTokens(t *testing.T) {
+	app := newTestApp(t)
+	c := app.client(t)
+	c.mustLogin("admin@example.com")
+	var foreign string
+	var version int64
+	app.store.DB().QueryRow(`SELECT id, version FROM api_tokens WHERE account_id = ? AND status = 'Active'`, app.other.ID).Scan(&foreign, &version)
+	csrf := c.csrfFrom("/settings/api-tokens")
+	v := strconv.FormatInt(version, 10)
+	for _, p := range []string{"/disable", "/delete", "/edit"} {
+		if r := c.get("/settings/api-tokens/" + foreign + p); r.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s of another account's token = %d", p, r.StatusCode)
+		}
+		if r := c.post("/settings/api-tokens/"+foreign+p, url.Values{"_csrf": {csrf}, "version": {v}, "name": {"hijacked"}}); r.StatusCode != http.StatusNotFound {
+			t.Errorf("POST %s of another account's token = %d", p, r.StatusCode)
+		}
+	}
+	r := c.get("/settings/api-tokens/bulk?action=disable&ids=" + foreign)
+	if !strings.Contains(r.body, "does not exist in this account") {
+		t.Error("bulk confirmation does not refuse another account's token")
+	}
+	c.post("/settings/api-tokens/bulk", url.Values{"_csrf": {csrf}, "action": {"disable"}, "ids": {foreign}, "versions": {v}})
+	var status string
+	app.store.DB().QueryRow(`SELECT status FROM api_tokens WHERE id = ?`, foreign).Scan(&status)
+	if status != "Active" {
+		t.Errorf("another account's token is now %s", status)
+	}
+}
+
+func TestDisableReasonValidation(t *testing.T) {
+	app := newTestApp(t)
+	c := app.client(t)
+	c.mustLogin("admin@example.com")
+	tok := app.demoToken(t, "CI pipeline")
+	form, _ := c.confirmForm("/settings/api-tokens/" + tok.ID + "/disable")
+	long := strings.Repeat("r", 501)
+	form.Set("reason", long)
+	r := c.post("/settings/api-tokens/"+tok.ID+"/disable", form)
+	d := r.doc(t)
+	if r.StatusCode != http.StatusBadRequest || d.Find("#reason").Text() != long || !strings.Contains(d.Find("#reason-error").Text(), "at most 500") {
+		t.Errorf("long reason = %d", r.StatusCode)
+	}
+	form.Set("version", "abc")
+	form.Set("reason", "")
+	if r := c.post("/settings/api-tokens/"+tok.ID+"/disable", form); r.StatusCode != http.StatusBadRequest {
+		t.Errorf("bad version = %d", r.StatusCode)
+	}
+	cur, _ := app.store.Token(context.Background(), app.acc.ID, tok.ID)
+	if cur.Status != store.StatusActive {
+		t.Error("a refused disable changed the token")
+	}
+}
