@@ -296,6 +296,10 @@ func TestSecurityHeadersAndHealth(t *testing.T) {
 	if r.StatusCode != 200 || !strings.Contains(r.Header.Get("Cache-Control"), "immutable") || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/css") {
 		t.Errorf("%s = %d, Cache-Control %q, Content-Type %q", css, r.StatusCode, r.Header.Get("Cache-Control"), r.Header.Get("Content-Type"))
 	}
+	head, _ := http.NewRequest(http.MethodHead, app.srv.URL+css, nil)
+	if r := c.do(head); r.StatusCode != http.StatusOK || r.body != "" {
+		t.Errorf("HEAD %s = %d with %d bytes", css, r.StatusCode, len(r.body))
+	}
 	if r := c.get("/static/0000000000/app.css"); strings.Contains(r.Header.Get("Cache-Control"), "immutable") {
 		t.Error("a stale hash is cached for a year")
 	}

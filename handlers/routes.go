@@ -17,6 +17,7 @@ const MaxBodyBytes = "1M"
 // surface of the console is listed here, one line a route.
 func (h *Handler) Register(e *echo.Echo) {
 	e.HTTPErrorHandler = h.HandleError
+	e.Pre(headAsGet)
 	e.Use(middleware.RequestID())
 	e.Use(h.logRequests)
 	e.Use(middleware.Recover())
@@ -60,6 +61,16 @@ func (h *Handler) Register(e *echo.Echo) {
 	settings.GET("/audit-trail/export.csv", h.exportAudit)
 	settings.GET("/audit-trail/export.json", h.exportAudit)
 	settings.GET("/audit-trail/:rid", h.showAuditRecord)
+}
+
+// headAsGet answers HEAD like GET; net/http drops the body.
+func headAsGet(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if c.Request().Method == http.MethodHead {
+			c.Request().Method = http.MethodGet
+		}
+		return next(c)
+	}
 }
 
 // isUploadForm picks the forms that may carry a logo; they have a larger

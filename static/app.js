@@ -4,8 +4,24 @@
   "use strict";
   document.documentElement.classList.add("js");
 
-  // Forms marked data-autosubmit apply a changed select at once.
+  // A signed-in page restored from the back/forward cache may be stale, or
+  // shown after logout: mark it stale (the CSS hides it) and load it afresh,
+  // which after a logout leads to the login page.
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted && document.querySelector('form[action="/logout"]')) {
+      document.documentElement.setAttribute("data-stale", "");
+      window.location.reload();
+    }
+  });
+
+  // Forms marked data-autosubmit apply a changed select at once, and leave
+  // their empty fields out of the URL.
   document.querySelectorAll("form[data-autosubmit]").forEach(function (form) {
+    form.addEventListener("submit", function () {
+      form.querySelectorAll("input[name], select[name]").forEach(function (el) {
+        if (el.value === "") { el.disabled = true; }
+      });
+    });
     form.querySelectorAll("select").forEach(function (select) {
       select.addEventListener("change", function () {
         if (form.requestSubmit) {
