@@ -89,6 +89,16 @@ func TestDisableEnableDeleteFlow(t *testing.T) {
 		t.Error("a refused disable was recorded")
 	}
 
+	// Enabling an Active token is refused too (checked before the enable).
+	active := app.demoToken(t, "Notifications relay")
+	enable, _ := c.confirmForm("/settings/api-tokens/" + active.ID + "/enable")
+	if r := c.post("/settings/api-tokens/"+active.ID+"/enable", enable); r.StatusCode != http.StatusConflict || !strings.Contains(r.body, "already Active, so there is nothing to enable") {
+		t.Errorf("enable an Active token = %d", r.StatusCode)
+	}
+	if app.countEvents(t, active.ID, store.EventTokenEnabled) != 0 {
+		t.Error("enabling an Active token was recorded")
+	}
+
 	// The operator may enable, but may not delete.
 	form, _ = c.confirmForm(base + "/enable")
 	if r := c.post(base+"/enable", form); r.StatusCode != http.StatusSeeOther {
