@@ -41,6 +41,8 @@ type Handler struct {
 	throttle *throttle
 	tls      bool
 	public   string
+	cache    *authCache
+	tracker  *accessTracker
 }
 
 // New returns a Handler for the given dependencies.
@@ -48,7 +50,7 @@ func New(d Deps) *Handler {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	return &Handler{
+	h := &Handler{
 		store:    d.Store,
 		sealer:   d.Sealer,
 		log:      d.Logger,
@@ -56,7 +58,11 @@ func New(d Deps) *Handler {
 		throttle: newThrottle(d.Store.Now),
 		tls:      d.TLS,
 		public:   strings.TrimSuffix(d.PublicURL, "/"),
+		cache:    newAuthCache(200_000),
+		tracker:  newAccessTracker(),
 	}
+	d.Store.OnTokenChange(h.cache.drop)
+	return h
 }
 
 // render writes a component with the status, buffered so that a component
@@ -144,6 +150,19 @@ func (h *Handler) HandleError(err error, c echo.Context) {
 		msg = "Something went wrong on our side. It has been logged with request id " + reqID + "; please try again."
 	}
 	if status == 499 {
+		return
+	}
+	if strings.HasPrefix(c.Request().URL.Path, "/public/") {
+		var ve *store.ValidationError
+		var fields map[string]string
+		detail := msg
+		if errors.As(err, &ve) {
+			fields = ve.Fields
+			detail = "The request has invalid fields."
+		}
+		if err := writeProblem(c, status, detail, fields); err != nil {
+			h.log.Error("write problem", "request_id", reqID, "error", err)
+		}
 		return
 	}
 	heading := errorHeadings[status]

@@ -28,6 +28,18 @@ func (h *Handler) Register(e *echo.Echo) {
 	e.GET("/readyz", h.readyz)
 	e.GET("/static/*", echo.WrapHandler(static.Handler()))
 
+	api := e.Group("/public/v1", h.authenticate)
+	api.GET("/auth/verify", h.verify)
+	api.GET("/audit/records", h.apiAuditRecords)
+	tokens := api.Group("/accounts/api-tokens", requireModule(AccessManagement, "Access management"))
+	tokens.GET("", h.apiListTokens)
+	tokens.POST("", h.apiCreateToken)
+	tokens.GET("/:id", h.apiGetToken)
+	tokens.PUT("/:id", h.apiUpdateToken)
+	tokens.DELETE("/:id", h.apiDeleteToken)
+	tokens.POST("/:id/enable", h.apiTransition)
+	tokens.POST("/:id/disable", h.apiTransition)
+
 	console := e.Group("", h.csrf, h.loadUser)
 	console.GET("/", h.home)
 	console.GET("/login", h.showLogin)

@@ -355,3 +355,39 @@ func (s *Store) VerifyAudit(ctx context.Context) (VerifyResult, error) {
 	}
 	return res, rows.Err()
 }
+
+// ListAuditOffset returns records of the account's trail, newest first, by
+// offset and limit, optionally filtered by an RQL condition: the API's view of
+// the trail. The total is counted up to AuditCountCap.
+func (s *Store) ListAuditOffset(ctx context.Context, accountID string, f *Filter, offset, limit int) ([]AuditRecord, int, error) {
+	cond, args := "account_id = ?", []any{accountID}
+	if f != nil {
+		terms := 0
+		sql, fargs, err := f.sql(auditFilterFields, 0, &terms)
+		if err != nil {
+			return nil, 0, err
+		}
+		cond += " AND " + sql
+		args = append(args, fargs...)
+	}
+	var total int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM audit_records WHERE `+cond+` LIMIT ?)`,
+		append(args, AuditCountCap)...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit_records WHERE `+cond+
+		` ORDER BY occurred_at DESC, seq DESC LIMIT ? OFFSET ?`, append(args, limit, offset)...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []AuditRecord
+	for rows.Next() {
+		r, err := scanAudit(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, r)
+	}
+	return out, total, rows.Err()
+}

@@ -53,6 +53,9 @@ func (e *ValidationError) Error() string {
 type Store struct {
 	db  *sql.DB
 	now func() time.Time
+	// tokenChanged is told about every change of a token's status, name or
+	// modules, so that caches of it can drop the token at once.
+	tokenChanged func(id string)
 }
 
 //go:embed migrations/*.sql
@@ -87,6 +90,25 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// OnTokenChange registers fn to be called with a token's id whenever its
+// status, name or modules change: once before the change commits and once
+// after, so a cache that drops the token both times never keeps the old
+// state past the commit. Set it before serving.
+func (s *Store) OnTokenChange(fn func(id string)) { s.tokenChanged = fn }
+
+// commitTokenChange commits tx, telling the token-change hook before and
+// after.
+func (s *Store) commitTokenChange(tx *sql.Tx, id string) error {
+	if s.tokenChanged != nil {
+		s.tokenChanged(id)
+	}
+	err := tx.Commit()
+	if s.tokenChanged != nil {
+		s.tokenChanged(id)
+	}
+	return err
 }
 
 // Close closes the database.

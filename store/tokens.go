@@ -328,6 +328,7 @@ type TokenQuery struct {
 	Desc   bool
 	Offset int
 	Limit  int
+	Filter *Filter // an RQL condition from the API
 }
 
 // TokenPage is one page of tokens and the number of tokens matching in all.
@@ -365,6 +366,15 @@ func (s *Store) ListTokens(ctx context.Context, accountID string, q TokenQuery) 
 			p := escapeLike(q.Search)
 			args = append(args, p, p, p)
 		}
+	}
+	if q.Filter != nil {
+		terms := 0
+		sql, fargs, err := q.Filter.sql(tokenFilterFields, 0, &terms)
+		if err != nil {
+			return TokenPage{}, err
+		}
+		where = append(where, sql)
+		args = append(args, fargs...)
 	}
 	cond := strings.Join(where, " AND ")
 
@@ -477,7 +487,7 @@ func (s *Store) transition(ctx context.Context, actor Actor, accountID, id strin
 			return Token{}, err
 		}
 	}
-	return t, tx.Commit()
+	return t, s.commitTokenChange(tx, id)
 }
 
 // DisableToken moves an Active token to Disabled. version 0 skips the
@@ -647,7 +657,7 @@ func (s *Store) UpdateToken(ctx context.Context, actor Actor, accountID, id stri
 	if t, err = s.token(ctx, tx, accountID, id); err != nil {
 		return Token{}, false, err
 	}
-	return t, true, tx.Commit()
+	return t, true, s.commitTokenChange(tx, id)
 }
 
 // canonicalModules returns module ids deduplicated in catalogue order.

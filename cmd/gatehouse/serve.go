@@ -146,6 +146,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 
 	go sweepSessions(ctx, st, logger)
+	go h.RunFlusher(ctx)
 
 	errc := make(chan error, 1)
 	go func() {
@@ -166,13 +167,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	// The requests are done: write the last access and rejected calls they
+	// left in memory.
+	if err := h.Flush(shutdownCtx, true); err != nil {
+		logger.Error("flush last access at shutdown", "error", err)
+	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
 }
 
-// sweepSessions deletes expired sessions every ten minutes.
+// sweepSessions deletes expired sessions, and logos uploaded for tokens never
+// added, every ten minutes.
 func sweepSessions(ctx context.Context, st *store.Store, logger *slog.Logger) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
@@ -184,6 +191,9 @@ func sweepSessions(ctx context.Context, st *store.Store, logger *slog.Logger) {
 			now := st.Now()
 			if _, err := st.DeleteExpiredSessions(ctx, now.Add(-handlers.SessionIdleTimeout), now.Add(-handlers.SessionAbsoluteTimeout)); err != nil && ctx.Err() == nil {
 				logger.Error("sweep sessions", "error", err)
+			}
+			if err := st.DeleteLogoUploads(ctx, now.Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
+				logger.Error("sweep logo uploads", "error", err)
 			}
 		}
 	}

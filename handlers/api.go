@@ -1,0 +1,433 @@
+package handlers
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"gatehouse/store"
+)
+
+// AccessManagement is the module the api-tokens endpoints need.
+const AccessManagement = "MOD-1756"
+
+// Problem is an RFC 9457 problem details body.
+type Problem struct {
+	Type    string              `json:"type"`
+	Title   string              `json:"title"`
+	Status  int                 `json:"status"`
+	Detail  string              `json:"detail,omitempty"`
+	TraceID string              `json:"traceId"`
+	Errors  map[string][]string `json:"errors,omitempty"`
+}
+
+// writeProblem answers an API error as application/problem+json.
+func writeProblem(c echo.Context, status int, detail string, fields map[string]string) error {
+	p := Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail, TraceID: requestID(c)}
+	if len(fields) > 0 {
+		p.Errors = map[string][]string{}
+		for k, v := range fields {
+			p.Errors[k] = []string{v}
+		}
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	return c.Blob(status, "application/problem+json", b)
+}
+
+// apiRef is an {id, name} pair.
+type apiRef struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+type apiEvent struct {
+	At time.Time `json:"at"`
+	By apiRef    `json:"by"`
+}
+
+// apiToken is a token as the API shows it (the platform's field names).
+type apiToken struct {
+	ID           string     `json:"id"`
+	Href         string     `json:"href"`
+	Name         string     `json:"name"`
+	Description  string     `json:"description"`
+	Status       string     `json:"status"`
+	LastAccessAt *time.Time `json:"lastAccessAt"`
+	Account      apiRef     `json:"account"`
+	Modules      []apiRef   `json:"modules"`
+	Audit        struct {
+		Created apiEvent `json:"created"`
+		Updated apiEvent `json:"updated"`
+	} `json:"audit"`
+	Token string `json:"token,omitempty"` // the value, in the 201 of POST only
+}
+
+func toAPIToken(t store.Token) apiToken {
+	a := apiToken{
+		ID: t.ID, Href: "/public/v1/accounts/api-tokens/" + t.ID, Name: t.Name, Description: t.Description,
+		Status: t.Status, Account: apiRef{t.AccountID, t.AccountName}, Modules: []apiRef{},
+	}
+	if t.LastAccessAt.Valid {
+		at := t.LastAccessAt.Time.UTC()
+		a.LastAccessAt = &at
+	}
+	for _, m := range t.Modules {
+		a.Modules = append(a.Modules, apiRef{m.ID, m.Name})
+	}
+	a.Audit.Created = apiEvent{t.CreatedAt.UTC(), apiRef{t.CreatedBy.ID, t.CreatedBy.Name}}
+	a.Audit.Updated = apiEvent{t.UpdatedAt.UTC(), apiRef{t.UpdatedBy.ID, t.UpdatedBy.Name}}
+	return a
+}
+
+type pagination struct {
+	Offset int `json:"offset"`
+	Limit  int `json:"limit"`
+	Total  int `json:"total"`
+}
+
+type listEnvelope struct {
+	Meta struct {
+		Pagination pagination `json:"pagination"`
+	} `json:"$meta"`
+	Data any `json:"data"`
+}
+
+func etag(version int64) string { return `"v` + strconv.FormatInt(version, 10) + `"` }
+
+// ifMatch returns the version an If-Match header names: 0 when absent, or
+// an error for a header that names no version of ours.
+func ifMatch(c echo.Context) (int64, error) {
+	h := strings.TrimSpace(c.Request().Header.Get("If-Match"))
+	if h == "" || h == "*" {
+		return 0, nil
+	}
+	h = strings.TrimPrefix(h, "W/")
+	v, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(h, `"v`), `"`), 10, 64)
+	if err != nil || v < 1 || !strings.HasPrefix(h, `"v`) {
+		return -1, nil // matches no version: 412
+	}
+	return v, nil
+}
+
+// apiActor is the calling token as the audit trail records it.
+func apiActor(c echo.Context) store.Actor {
+	t := callerToken(c)
+	return store.Actor{Type: "token", ID: t.ID, Name: t.Name, IP: c.RealIP(), UserAgent: c.Request().UserAgent()}
+}
+
+// Paging limits of the list endpoints.
+const (
+	defaultAPILimit = 10
+	maxAPILimit     = 1000
+)
+
+func pageParams(params map[string][]string) (offset, limit int, err error) {
+	get := func(k string) string {
+		if v := params[k]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	limit = defaultAPILimit
+	if s := get("limit"); s != "" {
+		if limit, err = strconv.Atoi(s); err != nil || limit < 0 || limit > maxAPILimit {
+			return 0, 0, &store.ValidationError{Fields: map[string]string{"limit": fmt.Sprintf("must be a whole number from 0 to %d", maxAPILimit)}}
+		}
+	}
+	if s := get("offset"); s != "" {
+		if offset, err = strconv.Atoi(s); err != nil || offset < 0 {
+			return 0, 0, &store.ValidationError{Fields: map[string]string{"offset": "must be a whole number from 0"}}
+		}
+	}
+	return offset, limit, nil
+}
+
+func (h *Handler) apiListTokens(c echo.Context) error {
+	filter, params, err := rqlFromQuery(c.Request().URL.RawQuery)
+	if err != nil {
+		return &store.ValidationError{Fields: map[string]string{"filter": err.Error()}}
+	}
+	offset, limit, err := pageParams(params)
+	if err != nil {
+		return err
+	}
+	q := store.TokenQuery{Order: store.OrderCreated, Offset: offset, Limit: limit, Filter: filter}
+	if o := params.Get("order"); o != "" {
+		q.Order, q.Desc = store.TokenOrder(strings.TrimPrefix(o, "-")), strings.HasPrefix(o, "-")
+		if !store.ValidTokenOrder(q.Order) {
+			return &store.ValidationError{Fields: map[string]string{"order": "must be one of name, created, lastAccess, status, with - in front for descending"}}
+		}
+	}
+	var page store.TokenPage
+	if limit > 0 {
+		page, err = h.store.ListTokens(c.Request().Context(), callerToken(c).AccountID, q)
+	} else {
+		q.Limit = 1
+		page, err = h.store.ListTokens(c.Request().Context(), callerToken(c).AccountID, q)
+		page.Tokens = nil
+	}
+	if err != nil {
+		return err
+	}
+	var env listEnvelope
+	env.Meta.Pagination = pagination{Offset: offset, Limit: limit, Total: page.Total}
+	data := make([]apiToken, 0, len(page.Tokens))
+	for _, t := range page.Tokens {
+		data = append(data, toAPIToken(t))
+	}
+	env.Data = data
+	return c.JSON(http.StatusOK, env)
+}
+
+func (h *Handler) apiLoadToken(c echo.Context) (store.Token, error) {
+	id := c.Param("id")
+	if !tokenIDPattern.MatchString(id) {
+		return store.Token{}, store.ErrNotFound
+	}
+	return h.store.Token(c.Request().Context(), callerToken(c).AccountID, id)
+}
+
+func (h *Handler) apiGetToken(c echo.Context) error {
+	t, err := h.apiLoadToken(c)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("ETag", etag(t.Version))
+	if c.Request().Header.Get("If-None-Match") == etag(t.Version) {
+		return c.NoContent(http.StatusNotModified)
+	}
+	return c.JSON(http.StatusOK, toAPIToken(t))
+}
+
+// tokenInput is the body of POST and PUT.
+type tokenInput struct {
+	Name        *string `json:"name"`
+	Description *string `json:"description"`
+	Modules     []struct {
+		ID string `json:"id"`
+	} `json:"modules"`
+}
+
+// readJSON decodes a JSON body strictly: valid UTF-8, one object, no
+// unknown fields.
+func readJSON(c echo.Context, v any) error {
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return err
+	}
+	if !utf8.Valid(body) {
+		return &store.ValidationError{Fields: map[string]string{"body": "is not valid UTF-8"}}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return &store.ValidationError{Fields: map[string]string{"body": "is not the expected JSON: " + strings.TrimPrefix(err.Error(), "json: ")}}
+	}
+	if dec.More() {
+		return &store.ValidationError{Fields: map[string]string{"body": "has more than one JSON value"}}
+	}
+	return nil
+}
+
+func (in tokenInput) moduleIDs() []string {
+	ids := make([]string, 0, len(in.Modules))
+	for _, m := range in.Modules {
+		ids = append(ids, m.ID)
+	}
+	return ids
+}
+
+func (h *Handler) apiCreateToken(c echo.Context) error {
+	var in tokenInput
+	if err := readJSON(c, &in); err != nil {
+		return err
+	}
+	if in.Name == nil {
+		return &store.ValidationError{Fields: map[string]string{"name": "Name is required."}}
+	}
+	desc := ""
+	if in.Description != nil {
+		desc = *in.Description
+	}
+	t, value, err := h.store.CreateToken(c.Request().Context(), h.sealer, apiActor(c), callerToken(c).AccountID,
+		store.NewToken{Name: *in.Name, Description: desc, ModuleIDs: in.moduleIDs()})
+	if err != nil {
+		return err
+	}
+	out := toAPIToken(t)
+	out.Token = value
+	c.Response().Header().Set("Location", out.Href)
+	c.Response().Header().Set("ETag", etag(t.Version))
+	return c.JSON(http.StatusCreated, out)
+}
+
+func (h *Handler) apiUpdateToken(c echo.Context) error {
+	cur, err := h.apiLoadToken(c)
+	if err != nil {
+		return err
+	}
+	version, _ := ifMatch(c)
+	if version != 0 && version != cur.Version {
+		return echo.NewHTTPError(http.StatusPreconditionFailed, "The token has changed since the ETag in If-Match; GET it again.")
+	}
+	var in tokenInput
+	if err := readJSON(c, &in); err != nil {
+		return err
+	}
+	// PUT replaces what it names; what it leaves out stays as it is.
+	u := store.TokenUpdate{Name: cur.Name, Description: cur.Description}
+	for _, m := range cur.Modules {
+		u.ModuleIDs = append(u.ModuleIDs, m.ID)
+	}
+	if in.Name != nil {
+		u.Name = *in.Name
+	}
+	if in.Description != nil {
+		u.Description = *in.Description
+	}
+	if in.Modules != nil {
+		u.ModuleIDs = in.moduleIDs()
+	}
+	t, _, err := h.store.UpdateToken(c.Request().Context(), apiActor(c), callerToken(c).AccountID, cur.ID, cur.Version, u)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("ETag", etag(t.Version))
+	return c.JSON(http.StatusOK, toAPIToken(t))
+}
+
+func (h *Handler) apiDeleteToken(c echo.Context) error {
+	cur, err := h.apiLoadToken(c)
+	if err != nil {
+		return err
+	}
+	version, _ := ifMatch(c)
+	if version != 0 && version != cur.Version {
+		return echo.NewHTTPError(http.StatusPreconditionFailed, "The token has changed since the ETag in If-Match; GET it again.")
+	}
+	if err := h.store.DeleteToken(c.Request().Context(), apiActor(c), callerToken(c).AccountID, cur.ID, cur.Version); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (h *Handler) apiTransition(c echo.Context) error {
+	cur, err := h.apiLoadToken(c)
+	if err != nil {
+		return err
+	}
+	version, _ := ifMatch(c)
+	if version != 0 && version != cur.Version {
+		return echo.NewHTTPError(http.StatusPreconditionFailed, "The token has changed since the ETag in If-Match; GET it again.")
+	}
+	action := c.Request().URL.Path[strings.LastIndexByte(c.Request().URL.Path, '/')+1:]
+	var t store.Token
+	switch action {
+	case "disable":
+		var in struct {
+			Reason string `json:"reason"`
+		}
+		if c.Request().ContentLength != 0 {
+			if err := readJSON(c, &in); err != nil {
+				return err
+			}
+		}
+		if msg := validateReason(in.Reason); msg != "" {
+			return &store.ValidationError{Fields: map[string]string{"reason": msg}}
+		}
+		t, err = h.store.DisableToken(c.Request().Context(), apiActor(c), callerToken(c).AccountID, cur.ID, cur.Version, strings.TrimSpace(in.Reason))
+	default:
+		t, err = h.store.EnableToken(c.Request().Context(), apiActor(c), callerToken(c).AccountID, cur.ID, cur.Version)
+	}
+	if errors.Is(err, store.ErrInvalidTransition) {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("The token is already %s, so there is nothing to %s.", cur.Status, action))
+	}
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("ETag", etag(t.Version))
+	return c.JSON(http.StatusOK, toAPIToken(t))
+}
+
+// apiAuditRecord is an audit record as the API shows it.
+type apiAuditRecord struct {
+	ID        string          `json:"id"`
+	Timestamp string          `json:"timestamp"`
+	Event     string          `json:"event"`
+	Object    exportRef       `json:"object"`
+	Actor     exportRef       `json:"actor"`
+	Details   json.RawMessage `json:"details"`
+	Summary   string          `json:"summary"`
+	IP        string          `json:"ip"`
+	UserAgent string          `json:"userAgent"`
+	Hash      string          `json:"hash"`
+}
+
+func (h *Handler) apiAuditRecords(c echo.Context) error {
+	filter, params, err := rqlFromQuery(c.Request().URL.RawQuery)
+	if err != nil {
+		return &store.ValidationError{Fields: map[string]string{"filter": err.Error()}}
+	}
+	offset, limit, err := pageParams(params)
+	if err != nil {
+		return err
+	}
+	recs, total, err := h.store.ListAuditOffset(c.Request().Context(), callerToken(c).AccountID, filter, offset, limit)
+	if err != nil {
+		return err
+	}
+	var env listEnvelope
+	env.Meta.Pagination = pagination{Offset: offset, Limit: limit, Total: total}
+	data := make([]apiAuditRecord, 0, len(recs))
+	for _, r := range recs {
+		data = append(data, apiAuditRecord{
+			ID: r.ID, Timestamp: r.OccurredAt.Format("2006-01-02T15:04:05.000Z07:00"), Event: r.Event,
+			Object:  exportRef{Type: r.ObjectType, ID: r.ObjectID, Name: r.ObjectName},
+			Actor:   exportRef{Type: r.Actor.Type, ID: r.Actor.ID, Name: r.Actor.Name},
+			Details: json.RawMessage(r.Details), Summary: r.Summary, IP: r.Actor.IP, UserAgent: r.Actor.UserAgent, Hash: r.Hash,
+		})
+	}
+	env.Data = data
+	return c.JSON(http.StatusOK, env)
+}
+
+// verify answers API gateways: 200 with the token, its account and modules
+// (also as X-Gatehouse-* headers) for a valid token, 403 when the module
+// asked for (?module= or X-Gatehouse-Module) is not granted.
+func (h *Handler) verify(c echo.Context) error {
+	t := callerToken(c)
+	module := c.QueryParam("module")
+	if module == "" {
+		module = c.Request().Header.Get("X-Gatehouse-Module")
+	}
+	if module != "" && !t.HasModule(module) {
+		return echo.NewHTTPError(http.StatusForbidden, "This API token is not granted the module "+truncate(module, 20)+".")
+	}
+	hd := c.Response().Header()
+	ids := make([]string, len(t.Modules))
+	mods := make([]apiRef, len(t.Modules))
+	for i, m := range t.Modules {
+		ids[i] = m.ID
+		mods[i] = apiRef{m.ID, m.Name}
+	}
+	hd.Set("X-Gatehouse-Token-Id", t.ID)
+	hd.Set("X-Gatehouse-Account-Id", t.AccountID)
+	hd.Set("X-Gatehouse-Modules", strings.Join(ids, ","))
+	return c.JSON(http.StatusOK, struct {
+		Token   apiRef   `json:"token"`
+		Account apiRef   `json:"account"`
+		Modules []apiRef `json:"modules"`
+	}{apiRef{t.ID, t.Name}, apiRef{t.AccountID, t.AccountName}, mods})
+}

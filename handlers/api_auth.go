@@ -1,0 +1,234 @@
+package handlers
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"gatehouse/store"
+)
+
+const ctxToken = "gatehouse.token"
+
+// authCache keeps the tokens API calls authenticate with, so that a call
+// costs no database read. The store tells it of every change to a token
+// (before and after the commit) and it drops the token then; a fill that
+// raced with a change is discarded, so a disabled token is refused from the
+// first request after the disable commits.
+type authCache struct {
+	mu      sync.RWMutex
+	tokens  map[string]store.AuthToken
+	epoch   uint64 // bumped by every drop
+	maxSize int
+}
+
+func newAuthCache(maxSize int) *authCache {
+	return &authCache{tokens: map[string]store.AuthToken{}, maxSize: maxSize}
+}
+
+func (c *authCache) get(id string) (store.AuthToken, bool, uint64) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	t, ok := c.tokens[id]
+	return t, ok, c.epoch
+}
+
+// put stores t unless a drop happened since epoch was read.
+func (c *authCache) put(t store.AuthToken, epoch uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.epoch != epoch {
+		return
+	}
+	if len(c.tokens) >= c.maxSize {
+		for k := range c.tokens { // drop an arbitrary entry
+			delete(c.tokens, k)
+			break
+		}
+	}
+	c.tokens[t.ID] = t
+}
+
+func (c *authCache) drop(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.tokens, id)
+	c.epoch++
+}
+
+// accessTracker gathers the last access of each token in memory; it is
+// written to the database in batches (SPEC §4: no write per request).
+type accessTracker struct {
+	mu       sync.Mutex
+	accesses map[string]store.Access
+	rejected map[rejectKey]*store.Rejection
+}
+
+type rejectKey struct {
+	id     string
+	minute int64
+}
+
+func newAccessTracker() *accessTracker {
+	return &accessTracker{accesses: map[string]store.Access{}, rejected: map[rejectKey]*store.Rejection{}}
+}
+
+func (a *accessTracker) access(id string, at time.Time, ip, ua string) {
+	a.mu.Lock()
+	a.accesses[id] = store.Access{TokenID: id, At: at, IP: ip, UserAgent: ua}
+	a.mu.Unlock()
+}
+
+func (a *accessTracker) reject(id, status string, at time.Time, ip, ua string) {
+	minute := at.Truncate(time.Minute)
+	k := rejectKey{id, minute.Unix()}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	r, ok := a.rejected[k]
+	if !ok {
+		r = &store.Rejection{TokenID: id, Minute: minute, Status: status}
+		a.rejected[k] = r
+	}
+	r.Count++
+	r.IP, r.UserAgent = ip, ua
+}
+
+// take empties the tracker. Rejections of the current minute stay unless all
+// is set (at shutdown), so that each token gets one record per minute.
+func (a *accessTracker) take(now time.Time, all bool) ([]store.Access, []store.Rejection) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	accesses := make([]store.Access, 0, len(a.accesses))
+	for _, v := range a.accesses {
+		accesses = append(accesses, v)
+	}
+	clear(a.accesses)
+	var rejections []store.Rejection
+	current := now.Truncate(time.Minute).Unix()
+	for k, r := range a.rejected {
+		if all || k.minute < current {
+			rejections = append(rejections, *r)
+			delete(a.rejected, k)
+		}
+	}
+	return accesses, rejections
+}
+
+// FlushInterval is how often last access and rejected calls reach the
+// database.
+const FlushInterval = 5 * time.Second
+
+// Flush writes what the tracker gathered; all includes the current minute's
+// rejections (for shutdown).
+func (h *Handler) Flush(ctx context.Context, all bool) error {
+	accesses, rejections := h.tracker.take(h.store.Now(), all)
+	err := h.store.RecordAccesses(ctx, accesses)
+	if rerr := h.store.RecordRejections(ctx, rejections); rerr != nil && err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// RunFlusher flushes every FlushInterval until ctx ends. The program flushes
+// once more, with all set, after the server has finished its requests.
+func (h *Handler) RunFlusher(ctx context.Context) {
+	t := time.NewTicker(FlushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := h.Flush(ctx, false); err != nil && ctx.Err() == nil {
+				h.log.Error("flush last access", "error", err)
+			}
+		}
+	}
+}
+
+// errAuthFailed is the one answer for a missing, malformed, unknown or
+// deleted token.
+var errAuthFailed = echo.NewHTTPError(http.StatusUnauthorized, "Authentication failed.")
+
+// authenticate is middleware for the public API: it checks the bearer token
+// (form and checksum first, then the hash in constant time), refuses
+// disabled and deleted tokens, and records the access.
+func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Response().Header().Set("Cache-Control", "no-store")
+		auth := c.Request().Header.Get("Authorization")
+		value, ok := strings.CutPrefix(auth, "Bearer ")
+		if !ok {
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
+			return errAuthFailed
+		}
+		id, err := store.ParseTokenValue(strings.TrimSpace(value))
+		if err != nil {
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="gatehouse", error="invalid_token"`)
+			return errAuthFailed
+		}
+		t, err := h.authToken(c.Request().Context(), id)
+		if errors.Is(err, store.ErrNotFound) {
+			return errAuthFailed
+		}
+		if err != nil {
+			return err
+		}
+		if subtle.ConstantTimeCompare(t.Hash, store.HashTokenValue(strings.TrimSpace(value))) != 1 {
+			return errAuthFailed
+		}
+		now := h.store.Now()
+		switch t.Status {
+		case store.StatusActive:
+		case store.StatusDisabled:
+			h.tracker.reject(t.ID, t.Status, now, c.RealIP(), c.Request().UserAgent())
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="gatehouse", error="invalid_token"`)
+			return echo.NewHTTPError(http.StatusUnauthorized, "The API token "+t.ID+" is disabled. An administrator of the account can enable it again.")
+		default:
+			h.tracker.reject(t.ID, t.Status, now, c.RealIP(), c.Request().UserAgent())
+			return errAuthFailed
+		}
+		h.tracker.access(t.ID, now, c.RealIP(), c.Request().UserAgent())
+		c.Set(ctxToken, t)
+		return next(c)
+	}
+}
+
+func (h *Handler) authToken(ctx context.Context, id string) (store.AuthToken, error) {
+	t, ok, epoch := h.cache.get(id)
+	if ok {
+		return t, nil
+	}
+	// The epoch is read before the database: if the token changes while it
+	// is read, put discards what was read.
+	t, err := h.store.TokenForAuth(ctx, id)
+	if err != nil {
+		return store.AuthToken{}, err
+	}
+	h.cache.put(t, epoch)
+	return t, nil
+}
+
+// callerToken is the token that authenticated the API call.
+func callerToken(c echo.Context) store.AuthToken {
+	t, _ := c.Get(ctxToken).(store.AuthToken)
+	return t
+}
+
+// requireModule refuses API calls whose token lacks the module.
+func requireModule(module, name string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if !callerToken(c).HasModule(module) {
+				return echo.NewHTTPError(http.StatusForbidden, "This API token is not granted the "+name+" module ("+module+"), which this endpoint needs.")
+			}
+			return next(c)
+		}
+	}
+}
