@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run build test check generate deps bench clean
+.PHONY: run build test check generate deps bench fuzz clean
 
 ## run: build and serve the demo on http://127.0.0.1:8080
 run: build
@@ -48,6 +48,13 @@ test: deps check
 bench:
 	$(GO) test -run '^$$' -bench 'ListPage|AuditTab' -benchtime 300x ./handlers
 	$(GO) test -run '^$$' -bench 'AuditExport' -benchtime 3x ./handlers
+
+## fuzz: the token-value, bearer and RQL fuzzers, FUZZTIME each (default 10s)
+FUZZTIME ?= 10s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParseTokenValue$$' -fuzztime $(FUZZTIME) ./store
+	$(GO) test -run '^$$' -fuzz '^FuzzBearer$$' -fuzztime $(FUZZTIME) ./handlers
+	$(GO) test -run '^$$' -fuzz '^FuzzParseRQL$$' -fuzztime $(FUZZTIME) ./handlers
 
 clean:
 	rm -rf bin

@@ -27,6 +27,7 @@ type testApp struct {
 	sealer *store.Sealer
 	srv    *httptest.Server
 	echo   *echo.Echo
+	h      *Handler
 	logs   *syncBuffer
 	clock  *testClock
 	acc    store.Account // the demo's first account
@@ -95,7 +96,7 @@ func newTestApp(t testing.TB) *testApp {
 	h.Register(e)
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
-	return &testApp{store: st, sealer: sealer, srv: srv, echo: e, logs: logs, clock: clock, acc: accounts[0], other: accounts[1]}
+	return &testApp{store: st, sealer: sealer, srv: srv, echo: e, h: h, logs: logs, clock: clock, acc: accounts[0], other: accounts[1]}
 }
 
 // client is a browser stand-in: a cookie jar, no automatic redirects.

@@ -159,10 +159,13 @@ func (p *rqlParser) expr(depth int) (store.Filter, error) {
 	return f, nil
 }
 
-// isRQL tells an RQL term of a query string from a key=value parameter.
+// isRQL tells an RQL term of a query string from a key=value parameter: a
+// term with a parenthesis before any equals sign is a call, and a call of an
+// unknown operator is an error, not a parameter to ignore.
 func isRQL(term string) bool {
 	i := strings.IndexByte(term, '(')
-	return i > 0 && rqlOperators[term[:i]] && !strings.Contains(term[:i], "=")
+	eq := strings.IndexByte(term, '=')
+	return i >= 0 && (eq < 0 || eq > i)
 }
 
 // rqlFromQuery collects the RQL terms of a raw query string (several are

@@ -109,3 +109,24 @@ func TestPasswordHash(t *testing.T) {
 		t.Error("malformed hash accepted")
 	}
 }
+
+// FuzzParseTokenValue: no input panics, and whatever is accepted names a
+// well-formed token id and carries a matching checksum.
+func FuzzParseTokenValue(f *testing.F) {
+	v := NewTokenValue("TKN-1234-5678")
+	for _, s := range []string{v, v[:len(v)-1], v + "x", "idt:", "idt:TKN-1234-5678:", "", "\xff", strings.Repeat("a", 66)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		id, err := ParseTokenValue(s)
+		if err != nil {
+			if !errors.Is(err, ErrMalformedToken) {
+				t.Fatalf("ParseTokenValue(%q): %v", s, err)
+			}
+			return
+		}
+		if !isTokenID(id) || checksum(s[:len(s)-checksumLen]) != s[len(s)-checksumLen:] {
+			t.Fatalf("accepted %q as %q", s, id)
+		}
+	})
+}
