@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run build test check generate deps bench fuzz clean
+.PHONY: run build test check generate deps bench bench-api fuzz clean
 
 ## run: build and serve the demo on http://127.0.0.1:8080
 run: build
@@ -30,12 +30,14 @@ check:
 	  for f in views/*_templ.go; do cmp -s $$f $$tmp/$$f || { echo "$$f is stale: run make generate and commit"; rm -rf $$tmp; exit 1; }; done; rm -rf $$tmp
 	@echo "check: ok"
 
-## deps: install what the tests need (Chromium from Debian) when missing
+## deps: install what the tests need from Debian when missing: Chromium for
+## the browser tests, nginx for the gateway test, wrk for the load script
+DEBS := $(if $(wildcard $(CHROMIUM)),,chromium) $(if $(wildcard /usr/sbin/nginx),,nginx) $(if $(wildcard /usr/bin/wrk),,wrk)
 deps:
-	@if [ ! -x $(CHROMIUM) ]; then \
-	  echo "Installing Chromium from Debian…"; \
+	@if [ -n "$(strip $(DEBS))" ]; then \
+	  echo "Installing from Debian: $(strip $(DEBS))"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(DEBS) >/dev/null; \
 	fi
 	$(GO) mod download
 
@@ -48,6 +50,11 @@ test: deps check
 bench:
 	$(GO) test -run '^$$' -bench 'ListPage|AuditTab' -benchtime 300x ./handlers
 	$(GO) test -run '^$$' -bench 'AuditExport' -benchtime 3x ./handlers
+
+## bench-api: the real binary under wrk, 64 connections: throughput of the
+## gateway verification over a bare handler (target ≥ 0.85), errors, p99
+bench-api: deps build
+	$(GO) run ./cmd/loadtest -bin $(BIN) -connections 64 -duration 10s
 
 ## fuzz: the token-value, bearer and RQL fuzzers, FUZZTIME each (default 10s)
 FUZZTIME ?= 10s

@@ -407,27 +407,17 @@ func (h *Handler) apiAuditRecords(c echo.Context) error {
 // (also as X-Gatehouse-* headers) for a valid token, 403 when the module
 // asked for (?module= or X-Gatehouse-Module) is not granted.
 func (h *Handler) verify(c echo.Context) error {
-	t := callerToken(c)
+	e := callerEntry(c)
 	module := c.QueryParam("module")
 	if module == "" {
 		module = c.Request().Header.Get("X-Gatehouse-Module")
 	}
-	if module != "" && !t.HasModule(module) {
+	if module != "" && !e.HasModule(module) {
 		return echo.NewHTTPError(http.StatusForbidden, "This API token is not granted the module "+truncate(module, 20)+".")
 	}
 	hd := c.Response().Header()
-	ids := make([]string, len(t.Modules))
-	mods := make([]apiRef, len(t.Modules))
-	for i, m := range t.Modules {
-		ids[i] = m.ID
-		mods[i] = apiRef{m.ID, m.Name}
-	}
-	hd.Set("X-Gatehouse-Token-Id", t.ID)
-	hd.Set("X-Gatehouse-Account-Id", t.AccountID)
-	hd.Set("X-Gatehouse-Modules", strings.Join(ids, ","))
-	return c.JSON(http.StatusOK, struct {
-		Token   apiRef   `json:"token"`
-		Account apiRef   `json:"account"`
-		Modules []apiRef `json:"modules"`
-	}{apiRef{t.ID, t.Name}, apiRef{t.AccountID, t.AccountName}, mods})
+	hd["X-Gatehouse-Token-Id"] = []string{e.ID}
+	hd["X-Gatehouse-Account-Id"] = []string{e.AccountID}
+	hd["X-Gatehouse-Modules"] = []string{e.modulesHeader}
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, e.verifyBody)
 }

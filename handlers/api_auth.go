@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -23,16 +24,41 @@ const ctxToken = "gatehouse.token"
 // first request after the disable commits.
 type authCache struct {
 	mu      sync.RWMutex
-	tokens  map[string]store.AuthToken
+	tokens  map[string]*authEntry
 	epoch   uint64 // bumped by every drop
 	maxSize int
 }
 
-func newAuthCache(maxSize int) *authCache {
-	return &authCache{tokens: map[string]store.AuthToken{}, maxSize: maxSize}
+// authEntry is a cached token with the gateway answer prepared, so that a
+// verification encodes nothing.
+type authEntry struct {
+	store.AuthToken
+	verifyBody    []byte // the JSON body of /auth/verify
+	modulesHeader string // X-Gatehouse-Modules
 }
 
-func (c *authCache) get(id string) (store.AuthToken, bool, uint64) {
+func newAuthEntry(t store.AuthToken) *authEntry {
+	e := &authEntry{AuthToken: t}
+	ids := make([]string, len(t.Modules))
+	mods := make([]apiRef, len(t.Modules))
+	for i, m := range t.Modules {
+		ids[i] = m.ID
+		mods[i] = apiRef{m.ID, m.Name}
+	}
+	e.modulesHeader = strings.Join(ids, ",")
+	e.verifyBody, _ = json.Marshal(struct {
+		Token   apiRef   `json:"token"`
+		Account apiRef   `json:"account"`
+		Modules []apiRef `json:"modules"`
+	}{apiRef{t.ID, t.Name}, apiRef{t.AccountID, t.AccountName}, mods})
+	return e
+}
+
+func newAuthCache(maxSize int) *authCache {
+	return &authCache{tokens: map[string]*authEntry{}, maxSize: maxSize}
+}
+
+func (c *authCache) get(id string) (*authEntry, bool, uint64) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	t, ok := c.tokens[id]
@@ -40,7 +66,7 @@ func (c *authCache) get(id string) (store.AuthToken, bool, uint64) {
 }
 
 // put stores t unless a drop happened since epoch was read.
-func (c *authCache) put(t store.AuthToken, epoch uint64) {
+func (c *authCache) put(t *authEntry, epoch uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.epoch != epoch {
@@ -200,26 +226,33 @@ func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-func (h *Handler) authToken(ctx context.Context, id string) (store.AuthToken, error) {
-	t, ok, epoch := h.cache.get(id)
+func (h *Handler) authToken(ctx context.Context, id string) (*authEntry, error) {
+	e, ok, epoch := h.cache.get(id)
 	if ok {
-		return t, nil
+		return e, nil
 	}
 	// The epoch is read before the database: if the token changes while it
 	// is read, put discards what was read.
 	t, err := h.store.TokenForAuth(ctx, id)
 	if err != nil {
-		return store.AuthToken{}, err
+		return nil, err
 	}
-	h.cache.put(t, epoch)
-	return t, nil
+	e = newAuthEntry(t)
+	h.cache.put(e, epoch)
+	return e, nil
+}
+
+// callerEntry is the cache entry of the token that authenticated the call.
+func callerEntry(c echo.Context) *authEntry {
+	e, _ := c.Get(ctxToken).(*authEntry)
+	if e == nil {
+		return &authEntry{}
+	}
+	return e
 }
 
 // callerToken is the token that authenticated the API call.
-func callerToken(c echo.Context) store.AuthToken {
-	t, _ := c.Get(ctxToken).(store.AuthToken)
-	return t
-}
+func callerToken(c echo.Context) store.AuthToken { return callerEntry(c).AuthToken }
 
 // requireModule refuses API calls whose token lacks the module.
 func requireModule(module, name string) echo.MiddlewareFunc {

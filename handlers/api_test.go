@@ -150,12 +150,12 @@ func TestAPIAuthCacheRace(t *testing.T) {
 	c := newAuthCache(10)
 	_, _, epoch := c.get("TKN-1")
 	c.drop("TKN-1") // the change commits while the fill is reading
-	c.put(store.AuthToken{ID: "TKN-1", Status: store.StatusActive}, epoch)
+	c.put(newAuthEntry(store.AuthToken{ID: "TKN-1", Status: store.StatusActive}), epoch)
 	if _, ok, _ := c.get("TKN-1"); ok {
 		t.Error("a stale fill was cached")
 	}
 	_, _, epoch = c.get("TKN-1")
-	c.put(store.AuthToken{ID: "TKN-1"}, epoch)
+	c.put(newAuthEntry(store.AuthToken{ID: "TKN-1"}), epoch)
 	if _, ok, _ := c.get("TKN-1"); !ok {
 		t.Error("a clean fill was not cached")
 	}

@@ -179,3 +179,30 @@ func BenchmarkAuditExport(b *testing.B) {
 			peaks["json-10k"], peaks["json-100k"], peaks["json-100k"]/peaks["json-10k"])
 	}
 }
+
+// BenchmarkVerify compares the gateway verification with the bare /healthz
+// handler through the same echo stack, in process (make bench-api measures
+// the real binary over the network).
+func BenchmarkVerify(b *testing.B) {
+	app := newTestApp(b)
+	_, value := app.apiToken(b, app.acc.ID, "Bench", "MOD-0478", "MOD-1756")
+	for _, tc := range []struct{ name, path, auth string }{
+		{"healthz", "/healthz", ""},
+		{"verify", "/public/v1/auth/verify", "Bearer " + value},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				req := httptest.NewRequest(http.MethodGet, tc.path, nil)
+				if tc.auth != "" {
+					req.Header.Set("Authorization", tc.auth)
+				}
+				rec := httptest.NewRecorder()
+				app.echo.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("%s = %d", tc.path, rec.Code)
+				}
+			}
+		})
+	}
+}

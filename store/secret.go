@@ -27,6 +27,14 @@ const (
 	base62Alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 )
 
+// isBase62 marks the bytes of the base62 alphabet.
+var isBase62 = func() (t [256]bool) {
+	for i := 0; i < len(base62Alphabet); i++ {
+		t[base62Alphabet[i]] = true
+	}
+	return t
+}()
+
 // ErrMalformedToken means a token value is not of the idt: form or its
 // checksum does not match.
 var ErrMalformedToken = errors.New("malformed token")
@@ -91,7 +99,7 @@ func ParseTokenValue(v string) (string, error) {
 	}
 	secret := v[len(tokenPrefix)+tokenIDLen+1:]
 	for i := 0; i < len(secret); i++ {
-		if strings.IndexByte(base62Alphabet, secret[i]) < 0 {
+		if !isBase62[secret[i]] {
 			return "", ErrMalformedToken
 		}
 	}

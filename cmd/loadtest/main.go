@@ -1,0 +1,216 @@
+// Command loadtest measures the real gatehouse binary under load with wrk
+// (from Debian): it starts the server on a free port with a fresh demo
+// database, creates a token, and compares the throughput of the gateway
+// verification endpoint with that of a bare handler in the same binary.
+//
+//	go run ./cmd/loadtest -bin bin/gatehouse [-connections 64] [-duration 10s]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(1)
+	}
+}
+
+// result is what wrk reported for one endpoint.
+type result struct {
+	rps       float64
+	p99       time.Duration
+	requests  int
+	non2xx    int
+	socketErr int
+}
+
+func run() error {
+	bin := flag.String("bin", "bin/gatehouse", "the gatehouse binary")
+	conns := flag.Int("connections", 64, "concurrent connections")
+	threads := flag.Int("threads", 2, "wrk threads")
+	duration := flag.Duration("duration", 10*time.Second, "length of each run")
+	minRatio := flag.Float64("min-ratio", 0.85, "fail below this verify/healthz throughput ratio")
+	flag.Parse()
+
+	if _, err := exec.LookPath("wrk"); err != nil {
+		return errors.New("wrk is not installed (apt-get install wrk)")
+	}
+	dir, err := os.MkdirTemp("", "gatehouse-load-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	addr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	logFile, err := os.Create(filepath.Join(dir, "server.log"))
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	// Warn-level logs: the run measures request handling, not the log.
+	srv := exec.Command(*bin, "serve", "--demo", "--addr", addr, "--data", filepath.Join(dir, "data"), "--log-level", "warn")
+	srv.Stdout, srv.Stderr = logFile, logFile
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	defer func() {
+		srv.Process.Signal(os.Interrupt)
+		srv.Wait()
+	}()
+	base := "http://" + addr
+	if err := waitReady(base+"/readyz", 30*time.Second); err != nil {
+		return err
+	}
+	value, err := createToken(*bin, filepath.Join(dir, "data"))
+	if err != nil {
+		return err
+	}
+	// A first call puts the token in the cache, as any gateway's would.
+	if err := check(base+"/public/v1/auth/verify", value); err != nil {
+		return err
+	}
+
+	fmt.Printf("wrk: %d connections, %d threads, %s per endpoint, against %s\n", *conns, *threads, *duration, *bin)
+	bare, err := runWrk(base+"/healthz", "", *conns, *threads, *duration)
+	if err != nil {
+		return err
+	}
+	verify, err := runWrk(base+"/public/v1/auth/verify", value, *conns, *threads, *duration)
+	if err != nil {
+		return err
+	}
+	ratio := verify.rps / bare.rps
+	for _, r := range []struct {
+		name string
+		r    result
+	}{{"GET /healthz (bare handler)", bare}, {"GET /public/v1/auth/verify", verify}} {
+		fmt.Printf("%-30s %9.0f req/s  p99 %-9s  %d requests, %d non-2xx, %d socket errors\n",
+			r.name, r.r.rps, r.r.p99, r.r.requests, r.r.non2xx, r.r.socketErr)
+	}
+	fmt.Printf("verify / bare throughput: %.3f (target ≥ %.2f)\n", ratio, *minRatio)
+	var problems []string
+	if verify.non2xx+verify.socketErr+bare.non2xx+bare.socketErr > 0 {
+		problems = append(problems, "errors during the run")
+	}
+	if ratio < *minRatio {
+		problems = append(problems, fmt.Sprintf("ratio %.3f below %.2f", ratio, *minRatio))
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+func waitReady(url string, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("%s not ready within %s", url, within)
+}
+
+// createToken makes a token with the gatehouse CLI in the demo's first
+// account and returns its value.
+func createToken(bin, data string) (string, error) {
+	out, err := exec.Command(bin, "account", "list", "--data", data).Output()
+	if err != nil {
+		return "", fmt.Errorf("account list: %w", err)
+	}
+	acc := regexp.MustCompile(`ACC-\d{4}-\d{4}`).FindString(string(out))
+	out, err = exec.Command(bin, "token", "create", "--data", data, "--account", acc, "--name", "Load test", "--module", "MOD-0478").Output()
+	if err != nil {
+		return "", fmt.Errorf("token create: %w", err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+func check(url, value string) error {
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "Bearer "+value)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s = %d", url, resp.StatusCode)
+	}
+	return nil
+}
+
+var (
+	rpsLine    = regexp.MustCompile(`Requests/sec:\s+([\d.]+)`)
+	p99Line    = regexp.MustCompile(`\s99%\s+([\d.]+)(us|ms|s)`)
+	totalLine  = regexp.MustCompile(`(\d+) requests in`)
+	non2xxLine = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
+	socketLine = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
+)
+
+func runWrk(url, value string, conns, threads int, d time.Duration) (result, error) {
+	args := []string{"-c", strconv.Itoa(conns), "-t", strconv.Itoa(threads), "-d", strconv.Itoa(int(d.Seconds())) + "s", "--latency"}
+	if value != "" {
+		args = append(args, "-H", "Authorization: Bearer "+value)
+	}
+	out, err := exec.Command("wrk", append(args, url)...).CombinedOutput()
+	if err != nil {
+		return result{}, fmt.Errorf("wrk: %v\n%s", err, out)
+	}
+	var r result
+	s := string(out)
+	m := rpsLine.FindStringSubmatch(s)
+	if m == nil {
+		return result{}, fmt.Errorf("wrk printed no throughput:\n%s", s)
+	}
+	r.rps, _ = strconv.ParseFloat(m[1], 64)
+	if m := p99Line.FindStringSubmatch(s); m != nil {
+		v, _ := strconv.ParseFloat(m[1], 64)
+		unit := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[m[2]]
+		r.p99 = time.Duration(v * float64(unit)).Round(time.Microsecond)
+	}
+	if m := totalLine.FindStringSubmatch(s); m != nil {
+		r.requests, _ = strconv.Atoi(m[1])
+	}
+	if m := non2xxLine.FindStringSubmatch(s); m != nil {
+		r.non2xx, _ = strconv.Atoi(m[1])
+	}
+	if m := socketLine.FindStringSubmatch(s); m != nil {
+		for _, g := range m[1:] {
+			n, _ := strconv.Atoi(g)
+			r.socketErr += n
+		}
+	}
+	return r, nil
+}
