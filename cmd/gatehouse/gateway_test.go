@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// nginxConfig returns the nginx block of docs/gateway.md, so that the test
+// runs exactly the configuration the documentation gives.
+func nginxConfig(t *testing.T) string {
+	t.Helper()
+	doc, err := os.ReadFile("../../docs/gateway.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)```nginx\n(.*?)```").FindSubmatch(doc)
+	if m == nil {
+		t.Fatal("docs/gateway.md has no nginx block")
+	}
+	return string(m[1])
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestNginxGateway runs a real nginx (Debian's package) with the documented
+// auth_request configuration in front of a small upstream, and Gatehouse.
+func TestNginxGateway(t *testing.T) {
+	nginx, err := exec.LookPath("nginx")
+	if err != nil {
+		for _, p := range []string{"/usr/sbin/nginx"} {
+			if _, serr := os.Stat(p); serr == nil {
+				nginx, err = p, nil
+			}
+		}
+	}
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("nginx is not installed (make deps installs it)")
+		}
+		t.Skip("nginx is not installed")
+	}
+
+	dir := demoDataDir(t)
+	s := startServer(dir)
+	t.Cleanup(func() {
+		if err := s.stop(); err != nil {
+			t.Error(err)
+		}
+		if t.Failed() {
+			t.Logf("gatehouse log:\n%s", s.stderr.String())
+		}
+	})
+	base, err := s.waitListening()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "upstream %s token=%s account=%s", r.URL.Path, r.Header.Get("X-Gatehouse-Token-Id"), r.Header.Get("X-Gatehouse-Account-Id"))
+	}))
+	defer upstream.Close()
+
+	prefix := t.TempDir()
+	for _, d := range []string{"tmp", "logs"} {
+		os.MkdirAll(filepath.Join(prefix, d), 0o777)
+	}
+	listen := freePort(t)
+	block := strings.NewReplacer(
+		"127.0.0.1:8080", strings.TrimPrefix(base, "http://"),
+		"127.0.0.1:9000", strings.TrimPrefix(upstream.URL, "http://"),
+	).Replace(nginxConfig(t))
+	conf := fmt.Sprintf(`daemon off;
+master_process off;
+worker_processes 1;
+pid %[1]s/nginx.pid;
+error_log %[1]s/logs/error.log warn;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path %[1]s/tmp/body;
+    proxy_temp_path %[1]s/tmp/proxy;
+    fastcgi_temp_path %[1]s/tmp/fastcgi;
+    uwsgi_temp_path %[1]s/tmp/uwsgi;
+    scgi_temp_path %[1]s/tmp/scgi;
+    server {
+        listen %[2]s;
+%[3]s
+    }
+}
+`, prefix, listen, block)
+	confPath := filepath.Join(prefix, "nginx.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var nginxOut bytes.Buffer
+	cmd := exec.Command(nginx, "-p", prefix, "-c", confPath)
+	cmd.Stdout, cmd.Stderr = &nginxOut, &nginxOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+		if t.Failed() {
+			log, _ := os.ReadFile(filepath.Join(prefix, "logs", "error.log"))
+			t.Logf("nginx output:\n%s\nnginx error log:\n%s", nginxOut.String(), log)
+		}
+	})
+	gateway := "http://" + listen
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if resp, err := http.Get(gateway + "/marketplace/"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nginx did not start: %s", nginxOut.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// Tokens: an automation token holding Access management (to disable the
+	// other through the API), and a caller holding Marketplace only.
+	account := regexp.MustCompile(`ACC-\d{4}-\d{4}`).FindString(cli(t, dir, "account", "list"))
+	admin := strings.TrimSpace(cli(t, dir, "token", "create", "--account", account, "--name", "Automation", "--module", "MOD-1756"))
+	caller := strings.TrimSpace(cli(t, dir, "token", "create", "--account", account, "--name", "Gateway caller", "--module", "MOD-0478"))
+	callerID := strings.Split(caller, ":")[1]
+
+	get := func(path, value string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, gateway+path, nil)
+		if value != "" {
+			req.Header.Set("Authorization", "Bearer "+value)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+
+	if code, body := get("/marketplace/orders", caller); code != 200 || body != "upstream /marketplace/orders token="+callerID+" account="+account {
+		t.Fatalf("valid token through nginx = %d %q", code, body)
+	}
+	if code, _ := get("/marketplace/orders", ""); code != 401 {
+		t.Errorf("no token through nginx = %d, want 401", code)
+	}
+	if code, _ := get("/marketplace/orders", "idt:TKN-0000-0000:forged"); code != 401 {
+		t.Errorf("forged token through nginx = %d, want 401", code)
+	}
+	if code, _ := get("/billing/invoices", caller); code != 403 {
+		t.Errorf("token without Billing through nginx = %d, want 403", code)
+	}
+
+	// Disable the caller through the API; the very next call through nginx
+	// is refused.
+	req, _ := http.NewRequest(http.MethodPost, base+"/public/v1/accounts/api-tokens/"+callerID+"/disable", nil)
+	req.Header.Set("Authorization", "Bearer "+admin)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("disable through the API = %d", resp.StatusCode)
+	}
+	if code, body := get("/marketplace/orders", caller); code != 401 || strings.Contains(body, "upstream") {
+		t.Errorf("disabled token through nginx = %d %q, want 401", code, body)
+	}
+}
+
+// cli runs a gatehouse command on the data directory and returns its stdout.
+func cli(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), append(args, "--data", dir), func(string) string { return "" }, strings.NewReader(""), &out, &errOut); err != nil {
+		t.Fatalf("gatehouse %v: %v\n%s", args, err, errOut.String())
+	}
+	return out.String()
+}
