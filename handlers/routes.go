@@ -75,13 +75,26 @@ func (h *Handler) Register(e *echo.Echo) {
 	settings.GET("/audit-trail/:rid", h.showAuditRecord)
 }
 
-// headAsGet answers HEAD like GET; net/http drops the body.
+// headAsGet answers HEAD like GET, headers and all, without the body.
 func headAsGet(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if c.Request().Method == http.MethodHead {
 			c.Request().Method = http.MethodGet
+			c.Response().Writer = headWriter{c.Response().Writer}
 		}
 		return next(c)
+	}
+}
+
+// headWriter drops a response's body.
+type headWriter struct{ http.ResponseWriter }
+
+func (w headWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// Flush lets streamed responses flush their (empty) body.
+func (w headWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
 	}
 }
 

@@ -50,7 +50,7 @@ func TestListShowsTheAccountsLiveTokens(t *testing.T) {
 		t.Fatalf("status %d", r.StatusCode)
 	}
 	doc := r.doc(t)
-	if got := squash(doc.Find("h1").Text()); got != "API tokens 13" {
+	if got := squash(doc.Find("h1").Text()); got != "API tokens 13 tokens" {
 		t.Errorf("heading = %q, want the title with the row count 13", got)
 	}
 	var headers []string

@@ -46,6 +46,7 @@ Usage:
   gatehouse account list
   gatehouse token create --account ACC-… --name … [--module MOD-… …]
   gatehouse audit verify                    check the audit trail's hash chain
+  gatehouse seed --tokens N --audit M [--account ACC-…]   bulk data for load tests
   gatehouse version
 
 Passwords are read from standard input (one line). Every command takes
@@ -71,6 +72,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return tokenCommand(ctx, args, getenv, stdout, stderr)
 	case "audit":
 		return auditCommand(ctx, args, getenv, stdout, stderr)
+	case "seed":
+		return seedCommand(ctx, args, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "gatehouse", version)
 		return nil
