@@ -7,12 +7,14 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"embed"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
-	"math/big"
+	"math"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -169,26 +171,33 @@ func (s *Store) applyMigration(ctx context.Context, name string) error {
 	return tx.Commit()
 }
 
-// digits returns n random decimal digits from crypto/rand.
+// digits returns n (at most 19) random decimal digits from crypto/rand.
 func digits(n int) string {
-	var b strings.Builder
-	ten := big.NewInt(10)
+	limit := uint64(1)
 	for range n {
-		d, err := rand.Int(rand.Reader, ten)
-		if err != nil {
+		limit *= 10
+	}
+	// Reject the top of the range so that every value is equally likely.
+	top := (math.MaxUint64 / limit) * limit
+	var b [8]byte
+	for {
+		if _, err := rand.Read(b[:]); err != nil {
 			panic("crypto/rand failed: " + err.Error())
 		}
-		b.WriteByte(byte('0' + d.Int64()))
+		if v := binary.LittleEndian.Uint64(b[:]); v < top {
+			s := strconv.FormatUint(v%limit, 10)
+			return strings.Repeat("0", n-len(s)) + s
+		}
 	}
-	return b.String()
 }
 
 // NewID returns a random identifier such as ACC-1234-5678: prefix followed by
 // groups of four random digits.
 func NewID(prefix string, groups int) string {
+	d := digits(4 * groups)
 	parts := []string{prefix}
-	for range groups {
-		parts = append(parts, digits(4))
+	for i := range groups {
+		parts = append(parts, d[4*i:4*i+4])
 	}
 	return strings.Join(parts, "-")
 }
