@@ -150,7 +150,7 @@ func (h *Handler) fillAuditGrid(c echo.Context, g *views.AuditGrid, action, obje
 		Filtered:   f.Event != "" || f.From != "" || f.To != "",
 		ClearURL:   withQuery(action, keep),
 		NewestURL:  link(nil),
-		Total:      formatCount(page.Total, page.TotalCapped),
+		Total:      formatCount(page.Total, page.TotalCapped) + " " + plural(page.Total, "record", "records"),
 	}
 	if page.Older != "" {
 		g.OlderURL = link(url.Values{"before": {page.Older}})

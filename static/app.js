@@ -292,7 +292,7 @@
       }
       if (!params.getAll("ids").length) { return; } // the server explains
       event.preventDefault();
-      var url = bulk.action + "?" + params.toString();
+      var url = bulk.getAttribute("action") + "?" + params.toString();
       openConfirm(url, event.submitter || bulk, function () { window.location.href = url; });
     });
   }

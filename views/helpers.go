@@ -42,3 +42,4 @@ func countChecked(mods []ModuleChoice) int {
 	}
 	return n
 }
+

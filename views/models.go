@@ -199,7 +199,7 @@ type AuditGrid struct {
 	From       string
 	To         string
 	Errors     map[string]string
-	Total      string // "37" or "10,000+"
+	Total      string // "1 record", "37 records" or "10,000+ records"
 	NewerURL   string
 	OlderURL   string
 	NewestURL  string

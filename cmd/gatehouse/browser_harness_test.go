@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
@@ -356,6 +357,8 @@ type browserTest struct {
 	deadline time.Time
 	base     string // the server's base URL, without a trailing slash
 	docs     int    // documents marked by newDocument
+	noScript bool   // JavaScript is turned off in the tab
+	label    string // names the tab in failure artifacts when a test has several
 }
 
 // newBrowserTest starts a demo server for the test and opens a tab for it in
@@ -364,14 +367,41 @@ type browserTest struct {
 func newBrowserTest(t *testing.T) *browserTest {
 	t.Helper()
 	browserCtx := browser(t)
-	base := newServer(t)
+	return openTab(t, browserCtx, newServer(t), time.Time{})
+}
 
+// newBrowserTestWithoutJavaScript is newBrowserTest in a tab that runs no
+// script of the pages, as a browser with JavaScript turned off.
+func newBrowserTestWithoutJavaScript(t *testing.T) *browserTest {
+	t.Helper()
+	b := newBrowserTest(t)
+	b.disableJavaScript()
+	return b
+}
+
+// otherBrowser opens a second tab on the test's server in a private browser
+// context of its own (own cookies and session): another user at another
+// computer. It shares the test's deadline.
+func (b *browserTest) otherBrowser() *browserTest {
+	b.t.Helper()
+	o := openTab(b.t, browser(b.t), b.base, b.deadline)
+	o.label = "other"
+	return o
+}
+
+// openTab opens a tab on the server at base in a new private browser
+// context. Its actions must end by the deadline; a zero deadline is
+// browserTestTimeout from when the tab is open.
+func openTab(t *testing.T, browserCtx context.Context, base string, deadline time.Time) *browserTest {
+	t.Helper()
 	tab, closeTab := chromedp.NewContext(browserCtx, chromedp.WithNewBrowserContext())
 	t.Cleanup(closeTab) // closes the tab and disposes of its browser context
 	if err := within(startTimeout, func() error { return chromedp.Do(tab) }); err != nil {
 		t.Fatalf("open a tab: %v\n%s", err, browserOutput(sharedBrowser.out.String()))
 	}
-	deadline := time.Now().Add(browserTestTimeout)
+	if deadline.IsZero() {
+		deadline = time.Now().Add(browserTestTimeout)
+	}
 	ctx, cancel := context.WithDeadline(tab, deadline)
 	t.Cleanup(cancel)
 	b := &browserTest{t: t, ctx: ctx, tab: tab, deadline: deadline, base: base}
@@ -403,8 +433,13 @@ func (b *browserTest) saveFailureArtifacts() {
 	}
 	name := regexp.MustCompile(`[^A-Za-z0-9_.-]+`).ReplaceAllString(t.Name(), "_") +
 		"-" + time.Now().Format("20060102-150405.000")
+	browserName := "the browser"
+	if b.label != "" {
+		name += "-" + b.label
+		browserName += " (" + b.label + ")"
+	}
 	if loc, err := chromedp.Run(ctx, chromedp.Location()); err == nil {
-		t.Logf("the browser was at %s", loc)
+		t.Logf("%s was at %s", browserName, loc)
 	}
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
@@ -503,6 +538,23 @@ func (b *browserTest) reattach() {
 	ctx, cancel := context.WithDeadline(tab, b.deadline)
 	b.t.Cleanup(cancel)
 	b.ctx = ctx
+	if b.noScript {
+		b.disableJavaScript() // the setting went with the old attachment
+	}
+}
+
+// disableJavaScript turns the pages' JavaScript off in the tab, from the
+// next page it loads on, as a user's browser setting would. The test can
+// still evaluate expressions in the page and select elements by CSS (or
+// withText), but an XPath search (chromedp.Search, and so click) finds
+// nothing then.
+func (b *browserTest) disableJavaScript() {
+	b.t.Helper()
+	if _, err := chromedp.Call(b.ctx, emulation.SetScriptExecutionDisabled,
+		emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+		b.t.Fatalf("turn JavaScript off: %v", err)
+	}
+	b.noScript = true
 }
 
 // newDocument runs trigger and waits until the tab shows another document
@@ -588,10 +640,11 @@ func (b *browserTest) location() *url.URL {
 	return u
 }
 
-// eval evaluates a JavaScript expression in the page.
-func eval[T any](b *browserTest, expr string) T {
+// eval evaluates a JavaScript expression in the page (awaiting it, with
+// the option chromedp.EvalAwaitPromise, if it is a promise).
+func eval[T any](b *browserTest, expr string, opts ...chromedp.EvaluateOption) T {
 	b.t.Helper()
-	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](expr))
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](expr, opts...))
 	if err != nil {
 		b.t.Fatalf("evaluate %s: %v", expr, err)
 	}
@@ -670,4 +723,89 @@ func (b *browserTest) setCookie(name, value string) {
 	if c, ok := b.cookie(name); !ok || c.Value != value {
 		b.t.Fatalf("the browser did not keep the cookie %s that was set", name)
 	}
+}
+
+// waitUntil evaluates a JavaScript expression in the page again and again
+// until it is true, and fails the test if it is not by the deadline. what
+// says what is awaited, for the failure message.
+func (b *browserTest) waitUntil(what, expr string) {
+	b.t.Helper()
+	check := chromedp.Evaluate[bool](expr)
+	var last error
+	for {
+		// While a page changes the evaluation can fail; try again.
+		ok, err := chromedp.Run(b.ctx, check)
+		if err == nil && ok {
+			return
+		}
+		if b.ctx.Err() == nil {
+			last = err
+		}
+		select {
+		case <-b.ctx.Done():
+			if last != nil {
+				b.t.Fatalf("waiting until %s at %s: %v (the last check failed: %v)", what, b.where(), b.ctx.Err(), last)
+			}
+			b.t.Fatalf("waiting until %s at %s: %v", what, b.where(), b.ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// where returns the URL the tab shows, for a failure message: unlike
+// location it works after the test's deadline too.
+func (b *browserTest) where() string {
+	ctx, cancel := context.WithTimeout(b.tab, 5*time.Second)
+	defer cancel()
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		return "(unknown: " + err.Error() + ")"
+	}
+	return loc
+}
+
+// waitStill waits until no animation runs on the page (such as a dialog
+// sliding in), so that a click lands where the element comes to rest.
+func (b *browserTest) waitStill() {
+	b.t.Helper()
+	b.waitUntil("the page's animations end", `document.getAnimations().every(a => a.playState !== "running" && a.playState !== "pending")`)
+}
+
+// press types keys on the keyboard into the element that has the focus:
+// characters, or keys such as kb.Enter, kb.Escape, kb.ArrowDown, kb.Tab
+// (github.com/chromedp/chromedp/kb).
+func (b *browserTest) press(keys string) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, chromedp.KeyEvent(keys)); err != nil {
+		b.t.Fatalf("press %q: %v", keys, err)
+	}
+}
+
+// describeJS describes an element for a person: its tag, and its accessible
+// label or the start of its text ("body" for the body, which has the focus
+// when no control has it).
+const describeJS = `(e => !e ? "nothing" : e === document.body ? "body" :
+	e.tagName.toLowerCase() + " " + JSON.stringify((e.getAttribute("aria-label") || e.innerText || e.value || "").trim().replace(/\s+/g, " ").slice(0, 80)))`
+
+// focused describes the element that has the keyboard focus, as describe
+// does.
+func (b *browserTest) focused() string {
+	b.t.Helper()
+	return eval[string](b, describeJS+`(document.activeElement)`)
+}
+
+// describe describes the first element the CSS selector matches, such as
+// summary "Actions for CI pipeline" or button "Disable".
+func (b *browserTest) describe(css string) string {
+	b.t.Helper()
+	return eval[string](b, describeJS+`(document.querySelector(`+jsString(css)+`))`)
+}
+
+// withText selects the elements that the CSS selector matches and whose
+// text, trimmed and with its spaces collapsed, is exactly text. Use it rather
+// than an XPath search, which finds nothing in a tab with JavaScript off.
+// Scope css so that it finds one element: an action such as chromedp.Click
+// waits until every element it is given is visible.
+func withText(css, text string) chromedp.JSPath {
+	return chromedp.JSPath(`Array.from(document.querySelectorAll(` + jsString(css) + `)).filter(e => e.textContent.trim().replace(/\s+/g, " ") === ` + jsString(text) + `)`)
 }
