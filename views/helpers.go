@@ -42,4 +42,3 @@ func countChecked(mods []ModuleChoice) int {
 	}
 	return n
 }
-
