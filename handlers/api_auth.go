@@ -146,6 +146,27 @@ func (a *accessTracker) take(now time.Time, all bool) ([]store.Access, []store.R
 	return accesses, rejections
 }
 
+// putBack returns what a failed flush took, so that the next flush writes
+// it; newer accesses win over the ones put back.
+func (a *accessTracker) putBack(accesses []store.Access, rejections []store.Rejection) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, v := range accesses {
+		if cur, ok := a.accesses[v.TokenID]; !ok || cur.At.Before(v.At) {
+			a.accesses[v.TokenID] = v
+		}
+	}
+	for _, r := range rejections {
+		k := rejectKey{r.TokenID, r.Minute.Unix()}
+		if cur, ok := a.rejected[k]; ok {
+			cur.Count += r.Count
+		} else {
+			r := r
+			a.rejected[k] = &r
+		}
+	}
+}
+
 // FlushInterval is how often last access and rejected calls reach the
 // database.
 const FlushInterval = 5 * time.Second
@@ -155,8 +176,14 @@ const FlushInterval = 5 * time.Second
 func (h *Handler) Flush(ctx context.Context, all bool) error {
 	accesses, rejections := h.tracker.take(h.store.Now(), all)
 	err := h.store.RecordAccesses(ctx, accesses)
-	if rerr := h.store.RecordRejections(ctx, rejections); rerr != nil && err == nil {
-		err = rerr
+	if err != nil {
+		h.tracker.putBack(accesses, nil)
+	}
+	if rerr := h.store.RecordRejections(ctx, rejections); rerr != nil {
+		h.tracker.putBack(nil, rejections)
+		if err == nil {
+			err = rerr
+		}
 	}
 	return err
 }
@@ -171,7 +198,8 @@ func (h *Handler) RunFlusher(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := h.Flush(ctx, false); err != nil && ctx.Err() == nil {
+			// Not cancelled with ctx: a flush under way at shutdown ends.
+			if err := h.Flush(context.WithoutCancel(ctx), false); err != nil {
 				h.log.Error("flush last access", "error", err)
 			}
 		}
@@ -189,8 +217,8 @@ func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		c.Response().Header().Set("Cache-Control", "no-store")
 		auth := c.Request().Header.Get("Authorization")
-		value, ok := strings.CutPrefix(auth, "Bearer ")
-		if !ok {
+		scheme, value, ok := strings.Cut(auth, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
 			return errAuthFailed
 		}

@@ -132,7 +132,7 @@ func (h *Handler) login(c echo.Context) error {
 		return h.renderLogin(c, http.StatusUnauthorized, m)
 	}
 	keys := []string{"ip:" + c.RealIP(), "email:" + strings.ToLower(email)}
-	if wait := h.throttle.wait(keys...); wait > 0 {
+	if wait := h.throttle.attempt(keys...); wait > 0 {
 		secs := int(wait.Round(time.Second) / time.Second)
 		if secs < 1 {
 			secs = 1
@@ -142,9 +142,17 @@ func (h *Handler) login(c echo.Context) error {
 		m.RetryAfter = secs
 		return h.renderLogin(c, http.StatusTooManyRequests, m)
 	}
+	// The attempt was counted as a failure before the password is checked,
+	// so that parallel attempts cannot all pass the throttle; a success
+	// takes it back.
+	select {
+	case h.hashSlots <- struct{}{}:
+	case <-c.Request().Context().Done():
+		return c.Request().Context().Err()
+	}
 	u, err := h.store.Authenticate(c.Request().Context(), email, password)
+	<-h.hashSlots
 	if errors.Is(err, store.ErrNotFound) {
-		h.throttle.fail(keys...)
 		h.log.Info("login failed", "request_id", requestID(c), "ip", c.RealIP())
 		m.Error = loginFailed
 		return h.renderLogin(c, http.StatusUnauthorized, m)
@@ -153,6 +161,7 @@ func (h *Handler) login(c echo.Context) error {
 		return err
 	}
 	h.throttle.succeed(keys[1])
+	h.throttle.forgive(keys[0])
 
 	// A new session at login: whatever session the browser had is ended, so
 	// an id planted before login is worthless after it.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"time"
 
@@ -43,6 +44,9 @@ type Handler struct {
 	public   string
 	cache    *authCache
 	tracker  *accessTracker
+	// hashSlots bounds how many password checks (19 MiB of argon2 each) run
+	// at once.
+	hashSlots chan struct{}
 }
 
 // New returns a Handler for the given dependencies.
@@ -51,15 +55,16 @@ func New(d Deps) *Handler {
 		d.Logger = slog.Default()
 	}
 	h := &Handler{
-		store:    d.Store,
-		sealer:   d.Sealer,
-		log:      d.Logger,
-		sessions: NewSessionStore(d.Store, d.TLS),
-		throttle: newThrottle(d.Store.Now),
-		tls:      d.TLS,
-		public:   strings.TrimSuffix(d.PublicURL, "/"),
-		cache:    newAuthCache(200_000),
-		tracker:  newAccessTracker(),
+		store:     d.Store,
+		sealer:    d.Sealer,
+		log:       d.Logger,
+		sessions:  NewSessionStore(d.Store, d.TLS),
+		throttle:  newThrottle(d.Store.Now),
+		tls:       d.TLS,
+		public:    strings.TrimSuffix(d.PublicURL, "/"),
+		cache:     newAuthCache(200_000),
+		tracker:   newAccessTracker(),
+		hashSlots: make(chan struct{}, runtime.NumCPU()),
 	}
 	d.Store.OnTokenChange(h.cache.drop)
 	return h

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -10,8 +11,11 @@ import (
 	"gatehouse/static"
 )
 
-// MaxBodyBytes bounds every request body (echo size syntax); larger ones get 413.
-const MaxBodyBytes = "1M"
+// Body limits: every request body is bounded, larger ones get 413.
+const (
+	MaxBodyBytes       = 1 << 20
+	MaxUploadBodyBytes = 8 << 20 // the forms that carry a logo
+)
 
 // Register puts every route and middleware of Gatehouse on e. The whole
 // surface of the console is listed here, one line a route.
@@ -22,7 +26,7 @@ func (h *Handler) Register(e *echo.Echo) {
 	e.Use(h.logRequests)
 	e.Use(middleware.Recover())
 	e.Use(h.securityHeaders)
-	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: MaxBodyBytes, Skipper: isUploadForm}))
+	e.Use(h.bodyLimit)
 
 	e.GET("/healthz", h.healthz)
 	e.GET("/readyz", h.readyz)
@@ -30,7 +34,7 @@ func (h *Handler) Register(e *echo.Echo) {
 
 	api := e.Group("/public/v1", h.authenticate)
 	api.GET("/auth/verify", h.verify)
-	api.GET("/audit/records", h.apiAuditRecords)
+	api.GET("/audit/records", h.apiAuditRecords, requireModule(AccessManagement, "Access management"))
 	tokens := api.Group("/accounts/api-tokens", requireModule(AccessManagement, "Access management"))
 	tokens.GET("", h.apiListTokens)
 	tokens.POST("", h.apiCreateToken)
@@ -48,15 +52,13 @@ func (h *Handler) Register(e *echo.Echo) {
 
 	settings := console.Group("/settings", h.requireUser)
 	settings.GET("", h.home)
-	upload := middleware.BodyLimit(MaxUploadBodyBytes)
-
 	settings.GET("/api-tokens", h.listTokens)
 	settings.GET("/api-tokens/new", h.newToken)
-	settings.POST("/api-tokens/new", h.createToken, upload)
+	settings.POST("/api-tokens/new", h.createToken)
 	settings.GET("/api-tokens/uploads/:uid", h.logoUpload)
 	settings.GET("/api-tokens/:id/created", h.createdPage)
 	settings.GET("/api-tokens/:id/edit", h.editToken)
-	settings.POST("/api-tokens/:id/edit", h.updateToken, upload)
+	settings.POST("/api-tokens/:id/edit", h.updateToken)
 	settings.GET("/api-tokens/:id/logo", h.tokenLogo)
 	settings.GET("/api-tokens/:id", h.showToken)
 	settings.GET("/api-tokens/:id/:tab", h.showToken)
@@ -98,8 +100,25 @@ func (w headWriter) Flush() {
 	}
 }
 
+// bodyLimit bounds the request body before anything reads it: the CSRF
+// check, which parses forms, runs after it.
+func (h *Handler) bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		limit := int64(MaxBodyBytes)
+		if isUploadForm(c) {
+			limit = MaxUploadBodyBytes
+		}
+		r := c.Request()
+		if r.ContentLength > limit {
+			return echo.NewHTTPError(http.StatusRequestEntityTooLarge, fmt.Sprintf("The request is too large (the limit is %d MB).", limit>>20))
+		}
+		r.Body = http.MaxBytesReader(c.Response(), r.Body, limit)
+		return next(c)
+	}
+}
+
 // isUploadForm picks the forms that may carry a logo; they have a larger
-// body limit of their own.
+// body limit.
 func isUploadForm(c echo.Context) bool {
 	p := c.Request().URL.Path
 	return c.Request().Method == http.MethodPost &&

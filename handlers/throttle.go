@@ -34,27 +34,29 @@ func newThrottle(now func() time.Time) *throttle {
 	return &throttle{now: now, m: map[string]*attempts{}}
 }
 
-// wait returns how long the caller must still wait before trying any of keys.
-func (t *throttle) wait(keys ...string) time.Duration {
+// attempt reserves a try for keys: it returns how long the caller must still
+// wait, or records the try as a failure (taken back by succeed and forgive)
+// and returns 0. Check and record are one step, so parallel tries cannot all
+// slip through.
+func (t *throttle) attempt(keys ...string) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
 	var longest time.Duration
 	for _, k := range keys {
 		if a, ok := t.m[k]; ok {
-			if d := a.until.Sub(now); d > longest {
-				longest = d
-			}
+			longest = max(longest, a.until.Sub(now))
 		}
 	}
-	return longest
+	if longest > 0 {
+		return longest
+	}
+	t.failLocked(now, keys)
+	return 0
 }
 
-// fail records a failed attempt against each key.
-func (t *throttle) fail(keys ...string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := t.now()
+// failLocked records a failed attempt against each key.
+func (t *throttle) failLocked(now time.Time, keys []string) {
 	if len(t.m) >= throttleMaxKeys {
 		for k, a := range t.m {
 			if now.Sub(a.last) > throttleForget {
@@ -89,4 +91,17 @@ func (t *throttle) succeed(key string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delete(t.m, key)
+}
+
+// forgive takes back one failure of key: a successful login from an address
+// does not count against it.
+func (t *throttle) forgive(key string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if a, ok := t.m[key]; ok {
+		a.failures--
+		if a.failures <= 0 {
+			delete(t.m, key)
+		}
+	}
 }

@@ -141,7 +141,7 @@ func (h *Handler) applyAction(c echo.Context) error {
 	}
 	t, err := h.loadToken(c)
 	if err != nil {
-		return err
+		return h.goneMeanwhile(c, err)
 	}
 	u, _ := currentUser(c)
 	returnTo := safeBack(c.FormValue("return"))
@@ -209,6 +209,27 @@ func validateReason(reason string) string {
 		return "The reason contains control characters."
 	}
 	return ""
+}
+
+// goneMeanwhile answers a form posted for a token that was deleted after the
+// form was opened: it says who deleted it and when, on the list, instead of a
+// bare 404. Any other error passes through.
+func (h *Handler) goneMeanwhile(c echo.Context, err error) error {
+	id := c.Param("id")
+	if !errors.Is(err, store.ErrNotFound) || !tokenIDPattern.MatchString(id) {
+		return err
+	}
+	u, _ := currentUser(c)
+	rec, lerr := h.store.LastChange(c.Request().Context(), u.AccountID, id)
+	if lerr != nil || rec.Event != store.EventTokenDeleted {
+		return err
+	}
+	msg := fmt.Sprintf("API token %s was deleted by %s at %s UTC, after you opened the page. Nothing was applied.",
+		id, rec.Actor.Name, rec.OccurredAt.Format("2 Jan 2006 15:04"))
+	if werr := h.setWarning(c, msg); werr != nil {
+		return werr
+	}
+	return c.Redirect(http.StatusSeeOther, "/settings/api-tokens")
 }
 
 // staleMessage says who last changed a token, how and when.

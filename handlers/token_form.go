@@ -14,11 +14,6 @@ import (
 	"gatehouse/views"
 )
 
-// MaxUploadBodyBytes bounds the body of the forms that carry a logo: a 5 MB
-// image plus the fields, with room to spare so that a 6 MB logo still gets
-// its field message and keeps the form rather than a bare 413.
-const MaxUploadBodyBytes = "8M"
-
 const keyCreated = "created"
 
 // tokenFields is what the Add and Edit forms post.
@@ -48,11 +43,11 @@ func readTokenFields(c echo.Context) (tokenFields, error) {
 	case errors.Is(err, http.ErrNotMultipart):
 		params, perr := c.FormParams()
 		if perr != nil {
-			return f, perr
+			return f, formError(perr)
 		}
 		f.Modules = params["modules"]
 	default:
-		return f, err
+		return f, formError(err)
 	}
 	if fh, err := c.FormFile("logo"); err == nil && fh.Size > 0 {
 		if fh.Size > store.MaxLogoBytes {
@@ -74,6 +69,16 @@ func readTokenFields(c echo.Context) (tokenFields, error) {
 		}
 	}
 	return f, nil
+}
+
+// formError turns a form that cannot be read into a 413 (too large) or a
+// 400, never a 500.
+func formError(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return err
+	}
+	return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read. Go back, reload the page and try again.")
 }
 
 // formModel builds the form's view model with the account's modules, the
@@ -283,6 +288,10 @@ func (h *Handler) createdPage(c echo.Context) error {
 	if sess.Values[keyCreated] != t.ID {
 		return c.Redirect(http.StatusSeeOther, "/settings/api-tokens/"+t.ID)
 	}
+	delete(sess.Values, keyCreated) // shown once
+	if err := h.sessions.Save(c.Request(), c.Response(), sess); err != nil {
+		return err
+	}
 	return h.render(c, http.StatusOK, views.CreatedView(h.createdModel(c, t)))
 }
 
@@ -347,7 +356,7 @@ func (h *Handler) updateToken(c echo.Context) error {
 	}
 	t, err := h.loadToken(c)
 	if err != nil {
-		return err
+		return h.goneMeanwhile(c, err)
 	}
 	u, _ := currentUser(c)
 	f, err := readTokenFields(c)
@@ -364,6 +373,9 @@ func (h *Handler) updateToken(c echo.Context) error {
 			return err
 		}
 		m.Version, m.Errors = version, errs
+		if f.logo != nil && errs["logo"] == "" {
+			m.Problem = "Nothing was saved. The logo you chose was not kept: choose the file again when you save."
+		}
 		return h.render(c, http.StatusBadRequest, views.TokenFormView(m))
 	}
 	actor := store.UserActor(u, c.RealIP(), c.Request().UserAgent())

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
@@ -73,6 +74,9 @@ func parseListQuery(v url.Values, modules []store.Module) (listQuery, error) {
 	search := strings.TrimSpace(v.Get("q"))
 	if !utf8.ValidString(search) {
 		return q, echo.NewHTTPError(http.StatusBadRequest, "The search text is not valid UTF-8. Change the search and try again.")
+	}
+	if strings.ContainsFunc(search, unicode.IsControl) {
+		return q, echo.NewHTTPError(http.StatusBadRequest, "The search text contains control characters. Change the search and try again.")
 	}
 	if utf8.RuneCountInString(search) > maxSearchLength {
 		search = string([]rune(search)[:maxSearchLength])

@@ -43,8 +43,9 @@ var auditFilterFields = map[string]filterField{
 
 // maxFilterDepth and maxFilterTerms bound the SQL a filter can make.
 const (
-	maxFilterDepth = 8
-	maxFilterTerms = 64
+	maxFilterDepth  = 8
+	maxFilterTerms  = 64
+	maxFilterValues = 500
 )
 
 func filterError(format string, args ...any) error {
@@ -65,6 +66,9 @@ func (f Filter) sql(fields map[string]filterField, depth int, terms *int) (strin
 	}
 	if *terms++; *terms > maxFilterTerms {
 		return "", nil, filterError("the filter has more than %d terms", maxFilterTerms)
+	}
+	if *terms += len(f.Values); *terms > maxFilterValues {
+		return "", nil, filterError("the filter has more than %d values", maxFilterValues)
 	}
 	switch f.Op {
 	case "and", "or":

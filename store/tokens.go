@@ -132,6 +132,15 @@ func (s *Store) validateNewToken(ctx context.Context, tx *sql.Tx, accountID stri
 			errs["logo"] = m
 		}
 	}
+	seen := map[string]bool{}
+	unique := nt.ModuleIDs[:0:0]
+	for _, m := range nt.ModuleIDs {
+		if !seen[m] {
+			seen[m] = true
+			unique = append(unique, m)
+		}
+	}
+	nt.ModuleIDs = unique
 	for _, m := range nt.ModuleIDs {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM account_modules WHERE account_id = ? AND module_id = ?`,
