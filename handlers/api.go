@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -154,15 +155,32 @@ func pageParams(params map[string][]string) (offset, limit int, err error) {
 	return offset, limit, nil
 }
 
-func (h *Handler) apiListTokens(c echo.Context) error {
+// apiListQuery is what a list endpoint reads from its query string: RQL
+// terms, paging, and the other parameters.
+type apiListQuery struct {
+	filter        *store.Filter
+	params        url.Values
+	offset, limit int
+}
+
+func parseAPIListQuery(c echo.Context) (apiListQuery, error) {
 	filter, params, err := rqlFromQuery(c.Request().URL.RawQuery)
 	if err != nil {
-		return &store.ValidationError{Fields: map[string]string{"filter": err.Error()}}
+		return apiListQuery{}, &store.ValidationError{Fields: map[string]string{"filter": err.Error()}}
 	}
 	offset, limit, err := pageParams(params)
 	if err != nil {
+		return apiListQuery{}, err
+	}
+	return apiListQuery{filter, params, offset, limit}, nil
+}
+
+func (h *Handler) apiListTokens(c echo.Context) error {
+	lq, err := parseAPIListQuery(c)
+	if err != nil {
 		return err
 	}
+	filter, params, offset, limit := lq.filter, lq.params, lq.offset, lq.limit
 	q := store.TokenQuery{Order: store.OrderCreated, Offset: offset, Limit: limit, Filter: filter}
 	if o := params.Get("order"); o != "" {
 		q.Order, q.Desc = store.TokenOrder(strings.TrimPrefix(o, "-")), strings.HasPrefix(o, "-")
@@ -376,14 +394,11 @@ type apiAuditRecord struct {
 }
 
 func (h *Handler) apiAuditRecords(c echo.Context) error {
-	filter, params, err := rqlFromQuery(c.Request().URL.RawQuery)
-	if err != nil {
-		return &store.ValidationError{Fields: map[string]string{"filter": err.Error()}}
-	}
-	offset, limit, err := pageParams(params)
+	lq, err := parseAPIListQuery(c)
 	if err != nil {
 		return err
 	}
+	filter, offset, limit := lq.filter, lq.offset, lq.limit
 	recs, total, err := h.store.ListAuditOffset(c.Request().Context(), callerToken(c).AccountID, filter, offset, limit)
 	if err != nil {
 		return err

@@ -21,6 +21,19 @@ type stringList []string
 func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
+// keyFlags adds --master-key and --key-file to a command; the function it
+// returns loads the token encryption key once the flags are parsed.
+func keyFlags(fs *flag.FlagSet, getenv func(string) string, data *string) func() (*store.Sealer, error) {
+	masterKey := fs.String("master-key", getenv("GATEHOUSE_MASTER_KEY"), "base64 32-byte key (GATEHOUSE_MASTER_KEY; default: the key file)")
+	keyFile := fs.String("key-file", getenv("GATEHOUSE_KEY_FILE"), "key file (GATEHOUSE_KEY_FILE; default DATA/gatehouse.key)")
+	return func() (*store.Sealer, error) {
+		if *keyFile == "" {
+			*keyFile = filepath.Join(*data, "gatehouse.key")
+		}
+		return loadSealer(*masterKey, *keyFile)
+	}
+}
+
 // readPassword reads one line from stdin.
 func readPassword(stdin io.Reader, stderr io.Writer) (string, error) {
 	fmt.Fprint(stderr, "Password (one line on standard input): ")
@@ -142,15 +155,11 @@ func tokenCommand(ctx context.Context, args []string, getenv func(string) string
 	account := fs.String("account", "", "account id (ACC-…)")
 	name := fs.String("name", "", "token name")
 	description := fs.String("description", "", "token description")
-	masterKey := fs.String("master-key", getenv("GATEHOUSE_MASTER_KEY"), "base64 32-byte key (GATEHOUSE_MASTER_KEY; default: the key file)")
-	keyFile := fs.String("key-file", getenv("GATEHOUSE_KEY_FILE"), "key file (GATEHOUSE_KEY_FILE; default DATA/gatehouse.key)")
+	sealer := keyFlags(fs, getenv, data)
 	var modules stringList
 	fs.Var(&modules, "module", "module to grant (MOD-…); repeat for more")
 	if err := parseFlags(fs, args[1:], stderr); err != nil {
 		return err
-	}
-	if *keyFile == "" {
-		*keyFile = filepath.Join(*data, "gatehouse.key")
 	}
 	st, err := openStore(ctx, *data)
 	if err != nil {
@@ -160,11 +169,11 @@ func tokenCommand(ctx context.Context, args []string, getenv func(string) string
 	if _, err := st.Account(ctx, *account); err != nil {
 		return fmt.Errorf("account %q: %w", *account, err)
 	}
-	sealer, err := loadSealer(*masterKey, *keyFile)
+	sl, err := sealer()
 	if err != nil {
 		return err
 	}
-	t, value, err := st.CreateToken(ctx, sealer, store.SystemActor, *account,
+	t, value, err := st.CreateToken(ctx, sl, store.SystemActor, *account,
 		store.NewToken{Name: *name, Description: *description, ModuleIDs: modules})
 	if err != nil {
 		return err
@@ -213,8 +222,7 @@ func seedCommand(ctx context.Context, args []string, getenv func(string) string,
 	tokens := fs.Int("tokens", 1000, "tokens to add")
 	audit := fs.Int("audit", 0, "audit records to add in all (at least one per token)")
 	account := fs.String("account", "", "account id (default: the first account, or a new one)")
-	masterKey := fs.String("master-key", getenv("GATEHOUSE_MASTER_KEY"), "base64 32-byte key (GATEHOUSE_MASTER_KEY; default: the key file)")
-	keyFile := fs.String("key-file", getenv("GATEHOUSE_KEY_FILE"), "key file (GATEHOUSE_KEY_FILE; default DATA/gatehouse.key)")
+	sealer := keyFlags(fs, getenv, data)
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
@@ -222,15 +230,12 @@ func seedCommand(ctx context.Context, args []string, getenv func(string) string,
 		fmt.Fprintln(stderr, "--tokens and --audit must not be negative")
 		return errUsage
 	}
-	if *keyFile == "" {
-		*keyFile = filepath.Join(*data, "gatehouse.key")
-	}
 	st, err := openStore(ctx, *data)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	sealer, err := loadSealer(*masterKey, *keyFile)
+	sl, err := sealer()
 	if err != nil {
 		return err
 	}
@@ -262,7 +267,7 @@ func seedCommand(ctx context.Context, args []string, getenv func(string) string,
 		return fmt.Errorf("account %q: %w", *account, err)
 	}
 	start := time.Now()
-	err = st.BulkSeed(ctx, sealer, acc.ID, *tokens, *audit, func(t, a int) {
+	err = st.BulkSeed(ctx, sl, acc.ID, *tokens, *audit, func(t, a int) {
 		fmt.Fprintf(stderr, "\r%d tokens, %d audit records (%s)", t, a, time.Since(start).Round(time.Second))
 	})
 	fmt.Fprintln(stderr)
