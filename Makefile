@@ -55,7 +55,7 @@ bench:
 ## gateway verification over a bare handler (target ≥ 0.85), errors, p99
 MIN_RATIO ?= 0.85
 bench-api: deps build
-	$(GO) run ./cmd/loadtest -bin $(BIN) -connections 64 -duration 10s -min-ratio $(MIN_RATIO)
+	$(GO) run ./cmd/loadtest -bin $(BIN) -connections 64 -duration 12s -rounds 3 -min-ratio $(MIN_RATIO)
 
 ## fuzz: the token-value, bearer and RQL fuzzers, FUZZTIME each (default 10s)
 FUZZTIME ?= 10s

@@ -18,6 +18,8 @@ import (
 	"gatehouse/store"
 )
 
+var jsonContentType = []string{echo.MIMEApplicationJSON}
+
 // AccessManagement is the module the api-tokens endpoints need.
 const AccessManagement = "MOD-1756"
 
@@ -422,8 +424,14 @@ func (h *Handler) apiAuditRecords(c echo.Context) error {
 // (also as X-Gatehouse-* headers) for a valid token, 403 when the module
 // asked for (?module= or X-Gatehouse-Module) is not granted.
 func (h *Handler) verify(c echo.Context) error {
-	e := callerEntry(c)
-	module := c.QueryParam("module")
+	e, err := h.authorize(c)
+	if err != nil {
+		return err
+	}
+	module := ""
+	if c.Request().URL.RawQuery != "" {
+		module = c.QueryParam("module")
+	}
 	if module == "" {
 		module = c.Request().Header.Get("X-Gatehouse-Module")
 	}
@@ -431,8 +439,11 @@ func (h *Handler) verify(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusForbidden, "This API token is not granted the module "+truncate(module, 20)+".")
 	}
 	hd := c.Response().Header()
-	hd["X-Gatehouse-Token-Id"] = []string{e.ID}
-	hd["X-Gatehouse-Account-Id"] = []string{e.AccountID}
-	hd["X-Gatehouse-Modules"] = []string{e.modulesHeader}
-	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, e.verifyBody)
+	hd["X-Gatehouse-Token-Id"] = e.headers[0]
+	hd["X-Gatehouse-Account-Id"] = e.headers[1]
+	hd["X-Gatehouse-Modules"] = e.headers[2]
+	hd[echo.HeaderContentType] = jsonContentType
+	c.Response().WriteHeader(http.StatusOK)
+	_, err = c.Response().Write(e.verifyBody)
+	return err
 }

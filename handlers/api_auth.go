@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -33,8 +34,8 @@ type authCache struct {
 // verification encodes nothing.
 type authEntry struct {
 	store.AuthToken
-	verifyBody    []byte // the JSON body of /auth/verify
-	modulesHeader string // X-Gatehouse-Modules
+	verifyBody []byte      // the JSON body of /auth/verify
+	headers    [3][]string // X-Gatehouse-Token-Id, -Account-Id, -Modules
 }
 
 func newAuthEntry(t store.AuthToken) *authEntry {
@@ -45,7 +46,7 @@ func newAuthEntry(t store.AuthToken) *authEntry {
 		ids[i] = m.ID
 		mods[i] = apiRef{m.ID, m.Name}
 	}
-	e.modulesHeader = strings.Join(ids, ",")
+	e.headers = [3][]string{{t.ID}, {t.AccountID}, {strings.Join(ids, ",")}}
 	e.verifyBody, _ = json.Marshal(struct {
 		Token   apiRef   `json:"token"`
 		Account apiRef   `json:"account"`
@@ -215,43 +216,54 @@ var errAuthFailed = echo.NewHTTPError(http.StatusUnauthorized, "Authentication f
 // disabled and deleted tokens, and records the access.
 func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		c.Response().Header().Set("Cache-Control", "no-store")
-		auth := c.Request().Header.Get("Authorization")
-		scheme, value, ok := strings.Cut(auth, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
-			return errAuthFailed
-		}
-		id, err := store.ParseTokenValue(strings.TrimSpace(value))
-		if err != nil {
-			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="gatehouse", error="invalid_token"`)
-			return errAuthFailed
-		}
-		t, err := h.authToken(c.Request().Context(), id)
-		if errors.Is(err, store.ErrNotFound) {
-			return errAuthFailed
-		}
+		e, err := h.authorize(c)
 		if err != nil {
 			return err
 		}
-		if subtle.ConstantTimeCompare(t.Hash, store.HashTokenValue(strings.TrimSpace(value))) != 1 {
-			return errAuthFailed
-		}
-		now := h.store.Now()
-		switch t.Status {
-		case store.StatusActive:
-		case store.StatusDisabled:
-			h.tracker.reject(t.ID, t.Status, now, c.RealIP(), c.Request().UserAgent())
-			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="gatehouse", error="invalid_token"`)
-			return echo.NewHTTPError(http.StatusUnauthorized, "The API token "+t.ID+" is disabled. An administrator of the account can enable it again.")
-		default:
-			h.tracker.reject(t.ID, t.Status, now, c.RealIP(), c.Request().UserAgent())
-			return errAuthFailed
-		}
-		h.tracker.access(t.ID, now, c.RealIP(), c.Request().UserAgent())
-		c.Set(ctxToken, t)
+		c.Set(ctxToken, e)
 		return next(c)
 	}
+}
+
+// authorize checks the call's bearer token and records the access; the
+// gateway endpoint calls it directly, to spare the context an entry.
+func (h *Handler) authorize(c echo.Context) (*authEntry, error) {
+	auth := c.Request().Header.Get("Authorization")
+	scheme, value, ok := strings.Cut(auth, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
+		return nil, errAuthFailed
+	}
+	value = strings.TrimSpace(value)
+	id, err := store.ParseTokenValue(value)
+	if err != nil {
+		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="gatehouse", error="invalid_token"`)
+		return nil, errAuthFailed
+	}
+	t, err := h.authToken(c.Request().Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errAuthFailed
+	}
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256([]byte(value))
+	if subtle.ConstantTimeCompare(t.Hash, sum[:]) != 1 {
+		return nil, errAuthFailed
+	}
+	now := h.store.Now()
+	switch t.Status {
+	case store.StatusActive:
+	case store.StatusDisabled:
+		h.tracker.reject(t.ID, t.Status, now, c.RealIP(), c.Request().UserAgent())
+		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="gatehouse", error="invalid_token"`)
+		return nil, echo.NewHTTPError(http.StatusUnauthorized, "The API token "+t.ID+" is disabled. An administrator of the account can enable it again.")
+	default:
+		h.tracker.reject(t.ID, t.Status, now, c.RealIP(), c.Request().UserAgent())
+		return nil, errAuthFailed
+	}
+	h.tracker.access(t.ID, now, c.RealIP(), c.Request().UserAgent())
+	return t, nil
 }
 
 func (h *Handler) authToken(ctx context.Context, id string) (*authEntry, error) {
