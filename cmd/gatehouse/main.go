@@ -47,6 +47,8 @@ Usage:
   gatehouse token create --account ACC-… --name … [--module MOD-… …]
   gatehouse audit verify                    check the audit trail's hash chain
   gatehouse seed --tokens N --audit M [--account ACC-…]   bulk data for load tests
+  gatehouse backup --out FILE               online, consistent copy of the database
+  gatehouse key rotate --new-key-file FILE  re-seal token values under a new key
   gatehouse version
 
 Passwords are read from standard input (one line). Every command takes
@@ -74,6 +76,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return auditCommand(ctx, args, getenv, stdout, stderr)
 	case "seed":
 		return seedCommand(ctx, args, getenv, stdout, stderr)
+	case "backup":
+		return backupCommand(ctx, args, getenv, stdout, stderr)
+	case "key":
+		return keyCommand(ctx, args, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "gatehouse", version)
 		return nil
