@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"gatehouse/store"
 )
@@ -66,6 +67,9 @@ func (p *rqlParser) word() (string, error) {
 	w, err := url.PathUnescape(strings.ReplaceAll(p.s[start:p.pos], "+", "%20"))
 	if err != nil {
 		return "", &rqlError{start, "a value is not properly percent-encoded"}
+	}
+	if !utf8.ValidString(w) {
+		return "", &rqlError{start, "a value is not valid UTF-8"}
 	}
 	return w, nil
 }

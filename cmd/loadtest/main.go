@@ -46,7 +46,17 @@ func run() error {
 	duration := flag.Duration("duration", 10*time.Second, "time on each endpoint, split over the rounds")
 	rounds := flag.Int("rounds", 3, "the endpoints take turns this many times, so drift in the machine's load hits both alike")
 	minRatio := flag.Float64("min-ratio", 0.85, "fail below this verify/healthz throughput ratio")
+	mix := flag.Bool("mix", false, "instead: the reliability load, a mix of console pages and verifications on bulk data")
+	tokens := flag.Int("tokens", 100_000, "with -mix: tokens to seed")
+	audit := flag.Int("audit", 1_000_000, "with -mix: audit records to seed")
+	maxRSS := flag.Int("max-rss", 100, "with -mix: fail above this resident memory of the server, in MB")
 	flag.Parse()
+	if *mix {
+		if _, err := exec.LookPath("wrk"); err != nil {
+			return errors.New("wrk is not installed (apt-get install wrk)")
+		}
+		return runMix(mixConfig{bin: *bin, tokens: *tokens, audit: *audit, conns: *conns, duration: *duration, maxRSS: *maxRSS})
+	}
 
 	if _, err := exec.LookPath("wrk"); err != nil {
 		return errors.New("wrk is not installed (apt-get install wrk)")
@@ -205,8 +215,12 @@ func runWrk(url, value string, conns, threads int, d time.Duration) (result, err
 	if err != nil {
 		return result{}, fmt.Errorf("wrk: %v\n%s", err, out)
 	}
+	return parseWrk(string(out))
+}
+
+// parseWrk reads wrk's report.
+func parseWrk(s string) (result, error) {
 	var r result
-	s := string(out)
 	m := rpsLine.FindStringSubmatch(s)
 	if m == nil {
 		return result{}, fmt.Errorf("wrk printed no throughput:\n%s", s)
