@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run build test check generate deps bench bench-api fuzz clean
+.PHONY: run build test check generate deps bench bench-api test-reliability fuzz clean
 
 ## run: build and serve the demo on http://127.0.0.1:8080
 run: build
@@ -56,6 +56,12 @@ bench:
 MIN_RATIO ?= 0.85
 bench-api: deps build
 	$(GO) run ./cmd/loadtest -bin $(BIN) -connections 64 -duration 12s -rounds 3 -min-ratio $(MIN_RATIO)
+
+## test-reliability: the load part of the reliability suite: 100 000 tokens
+## and 1 000 000 audit records, 64 connections for 30 s over list pages,
+## details pages and verifications; 0 errors, p99 and peak memory (< 100 MB)
+test-reliability: deps build
+	$(GO) run ./cmd/loadtest -bin $(BIN) -mix -tokens 100000 -audit 1000000 -connections 64 -duration 30s -max-rss 100
 
 ## fuzz: the token-value, bearer and RQL fuzzers, FUZZTIME each (default 10s)
 FUZZTIME ?= 10s
