@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run build test check generate deps bench bench-api test-reliability fuzz clean
+.PHONY: run build test check generate deps bench bench-api test-reliability test-reliability-short fuzz clean
 
 ## run: build and serve the demo on http://127.0.0.1:8080
 run: build
@@ -57,11 +57,18 @@ MIN_RATIO ?= 0.85
 bench-api: deps build
 	$(GO) run ./cmd/loadtest -bin $(BIN) -connections 64 -duration 12s -rounds 3 -min-ratio $(MIN_RATIO)
 
-## test-reliability: the load part of the reliability suite: 100 000 tokens
-## and 1 000 000 audit records, 64 connections for 30 s over list pages,
-## details pages and verifications; 0 errors, p99 and peak memory (< 100 MB)
+## test-reliability: load (100 000 tokens, 1 000 000 audit records, 64
+## connections for 30 s over list pages, details pages and verifications:
+## 0 errors, p99, peak memory < 100 MB) and crash (20 rounds of kill -9
+## during a write storm: integrity, chain, every acknowledged edit present)
 test-reliability: deps build
 	$(GO) run ./cmd/loadtest -bin $(BIN) -mix -tokens 100000 -audit 1000000 -connections 64 -duration 30s -max-rss 100
+	$(GO) run ./cmd/loadtest -bin $(BIN) -crash 20
+
+## test-reliability-short: the same, smaller, for CI
+test-reliability-short: deps build
+	$(GO) run ./cmd/loadtest -bin $(BIN) -mix -tokens 10000 -audit 100000 -connections 64 -duration 10s -max-rss 100
+	$(GO) run ./cmd/loadtest -bin $(BIN) -crash 5
 
 ## fuzz: the token-value, bearer and RQL fuzzers, FUZZTIME each (default 10s)
 FUZZTIME ?= 10s

@@ -50,7 +50,11 @@ func run() error {
 	tokens := flag.Int("tokens", 100_000, "with -mix: tokens to seed")
 	audit := flag.Int("audit", 1_000_000, "with -mix: audit records to seed")
 	maxRSS := flag.Int("max-rss", 100, "with -mix: fail above this resident memory of the server, in MB")
+	crash := flag.Int("crash", 0, "instead: this many rounds of kill -9 during a write storm, with checks after each restart")
 	flag.Parse()
+	if *crash > 0 {
+		return runCrash(*bin, *crash, 8)
+	}
 	if *mix {
 		if _, err := exec.LookPath("wrk"); err != nil {
 			return errors.New("wrk is not installed (apt-get install wrk)")
