@@ -115,7 +115,6 @@ func (h *Handler) tokenPage(c echo.Context, tab string) (views.TokenPage, error)
 		AccountName: t.AccountName,
 		AccountID:   t.AccountID,
 		CanEdit:     canEdit(u),
-		CanToggle:   canToggle(u),
 		Description: t.Description,
 		APIEndpoint: h.public + "/public/v1",
 		MaskedValue: maskedValue(t.ID),

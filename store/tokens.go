@@ -442,13 +442,6 @@ func (s *Store) ListTokens(ctx context.Context, accountID string, q TokenQuery) 
 	return page, nil
 }
 
-// CountTokens returns how many live tokens the account has.
-func (s *Store) CountTokens(ctx context.Context, accountID string) (int, error) {
-	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM api_tokens WHERE account_id = ? AND status != 'Deleted'`, accountID).Scan(&n)
-	return n, err
-}
-
 // transition moves a token from one of the allowed statuses to another, checks
 // the caller's version, and writes the audit record, all in one transaction.
 func (s *Store) transition(ctx context.Context, actor Actor, accountID, id string, version int64,

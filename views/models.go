@@ -142,7 +142,6 @@ type TokenPage struct {
 	AccountID   string
 	LastAccess  DateTime
 	CanEdit     bool // administrators: Edit, Delete
-	CanToggle   bool // administrators and operators: Enable / Disable
 
 	// General
 	Description string
