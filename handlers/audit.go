@@ -173,7 +173,7 @@ func (h *Handler) fillAuditGrid(c echo.Context, g *views.AuditGrid, action, obje
 		g.Rows = append(g.Rows, views.AuditRow{
 			ID: r.ID, When: formatDateTime(r.OccurredAt), Event: shortEvent(r.Event),
 			ActorName: r.Actor.Name, ActorID: r.Actor.ID, IP: r.Actor.IP, UserAgent: r.Actor.UserAgent,
-			Summary: r.Summary, ObjectType: r.ObjectType, ObjectID: r.ObjectID, ObjectName: r.ObjectName,
+			Summary: r.Summary, Reason: auditReason(r), ObjectType: r.ObjectType, ObjectID: r.ObjectID, ObjectName: r.ObjectName,
 			URL: withQuery("/settings/audit-trail/"+r.ID, url.Values{"back": {here}}),
 		})
 	}
@@ -181,6 +181,21 @@ func (h *Handler) fillAuditGrid(c echo.Context, g *views.AuditGrid, action, obje
 		return http.StatusBadRequest, nil
 	}
 	return http.StatusOK, nil
+}
+
+// auditReason returns the reason a Disable gave, for the grid, or "". Only a
+// disable record can carry one, and only those are parsed.
+func auditReason(r store.AuditRecord) string {
+	if r.Event != store.EventTokenDisabled || !strings.Contains(r.Details, `"reason"`) {
+		return ""
+	}
+	var d struct {
+		Reason string `json:"reason"`
+	}
+	if json.Unmarshal([]byte(r.Details), &d) != nil {
+		return ""
+	}
+	return d.Reason
 }
 
 func eventLabel(short string) string {

@@ -181,6 +181,7 @@ type AuditRow struct {
 	IP         string
 	UserAgent  string
 	Summary    string
+	Reason     string // the reason a Disable gave, if any
 	ObjectType string
 	ObjectID   string
 	ObjectName string

@@ -359,6 +359,7 @@ type browserTest struct {
 	docs     int    // documents marked by newDocument
 	noScript bool   // JavaScript is turned off in the tab
 	label    string // names the tab in failure artifacts when a test has several
+	axeRuns  int    // pages and dialogs checked by axeCheck
 }
 
 // newBrowserTest starts a demo server for the test and opens a tab for it in
