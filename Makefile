@@ -57,15 +57,21 @@ MIN_RATIO ?= 0.85
 bench-api: deps build
 	$(GO) run ./cmd/loadtest -bin $(BIN) -connections 64 -duration 12s -rounds 3 -min-ratio $(MIN_RATIO)
 
-## test-reliability: load (100 000 tokens, 1 000 000 audit records, 64
-## connections for 30 s over list pages, details pages and verifications:
-## 0 errors, p99, peak memory < 100 MB) and crash (20 rounds of kill -9
-## during a write storm: integrity, chain, every acknowledged edit present)
+## test-reliability: seed (100 000 tokens and 1 000 000 audit records in
+## under a minute), load (64 connections for 30 s over list pages, details
+## pages and verifications: 0 errors, p99, peak memory < 100 MB), crash (20
+## rounds of kill -9 during a write storm: integrity, chain, every
+## acknowledged edit present), the hostile-input catalogue, and axe-core and
+## the keyboard on every page
+HOSTILE_AND_A11Y := $(GO) test -count=1 -v -run '^TestHostileInputCatalogue$$' ./handlers && \
+	GATEHOUSE_CHROMIUM=$(CHROMIUM) $(GO) test -count=1 -v -run '^(TestBrowserAccessibility|TestBrowserKeyboardOnly|TestBrowserFocusVisibleEverywhere)$$' ./cmd/gatehouse
 test-reliability: deps build
-	$(GO) run ./cmd/loadtest -bin $(BIN) -mix -tokens 100000 -audit 1000000 -connections 64 -duration 30s -max-rss 100
+	$(GO) run ./cmd/loadtest -bin $(BIN) -mix -tokens 100000 -audit 1000000 -connections 64 -duration 30s -max-rss 100 -max-seed 60s
 	$(GO) run ./cmd/loadtest -bin $(BIN) -crash 20
+	$(HOSTILE_AND_A11Y)
 
-## test-reliability-short: the same, smaller, for CI
+## test-reliability-short: the load and crash parts, smaller, for CI (make
+## test runs the catalogue and the browser checks)
 test-reliability-short: deps build
 	$(GO) run ./cmd/loadtest -bin $(BIN) -mix -tokens 10000 -audit 100000 -connections 64 -duration 10s -max-rss 100
 	$(GO) run ./cmd/loadtest -bin $(BIN) -crash 5

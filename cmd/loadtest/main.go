@@ -50,6 +50,7 @@ func run() error {
 	tokens := flag.Int("tokens", 100_000, "with -mix: tokens to seed")
 	audit := flag.Int("audit", 1_000_000, "with -mix: audit records to seed")
 	maxRSS := flag.Int("max-rss", 100, "with -mix: fail above this resident memory of the server, in MB")
+	maxSeed := flag.Duration("max-seed", time.Minute, "with -mix: fail if gatehouse seed takes longer")
 	crash := flag.Int("crash", 0, "instead: this many rounds of kill -9 during a write storm, with checks after each restart")
 	flag.Parse()
 	if *crash > 0 {
@@ -59,7 +60,7 @@ func run() error {
 		if _, err := exec.LookPath("wrk"); err != nil {
 			return errors.New("wrk is not installed (apt-get install wrk)")
 		}
-		return runMix(mixConfig{bin: *bin, tokens: *tokens, audit: *audit, conns: *conns, duration: *duration, maxRSS: *maxRSS})
+		return runMix(mixConfig{bin: *bin, tokens: *tokens, audit: *audit, conns: *conns, duration: *duration, maxRSS: *maxRSS, maxSeed: *maxSeed})
 	}
 
 	if _, err := exec.LookPath("wrk"); err != nil {

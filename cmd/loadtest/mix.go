@@ -28,6 +28,7 @@ type mixConfig struct {
 	tokens, audit, conns int
 	duration             time.Duration
 	maxRSS               int // MB
+	maxSeed              time.Duration
 }
 
 func runMix(cfg mixConfig) error {
@@ -64,10 +65,17 @@ func runMix(cfg mixConfig) error {
 	srv.Process.Signal(os.Interrupt) // demo seeded; stop to seed in bulk
 	srv.Wait()
 	seed := exec.Command(cfg.bin, "seed", "--data", data, "--tokens", strconv.Itoa(cfg.tokens), "--audit", strconv.Itoa(cfg.audit))
-	if out, err := seed.Output(); err != nil {
+	seedStart := time.Now()
+	out, err := seed.Output()
+	if err != nil {
 		return fmt.Errorf("seed: %v", err)
-	} else {
-		fmt.Print(string(out))
+	}
+	seedTime := time.Since(seedStart)
+	fmt.Print(string(out))
+	fmt.Printf("gatehouse seed --tokens %d --audit %d: %s, process included (limit %s)\n",
+		cfg.tokens, cfg.audit, seedTime.Round(100*time.Millisecond), cfg.maxSeed)
+	if seedTime > cfg.maxSeed {
+		return fmt.Errorf("gatehouse seed took %s, over the limit of %s", seedTime.Round(100*time.Millisecond), cfg.maxSeed)
 	}
 	fmt.Printf("data ready in %s\n", time.Since(start).Round(100*time.Millisecond))
 
@@ -131,7 +139,7 @@ func runMix(cfg mixConfig) error {
 			time.Sleep(200 * time.Millisecond)
 		}
 	}()
-	out, err := exec.Command("wrk", "-c", strconv.Itoa(cfg.conns), "-t", "2", "-d", strconv.Itoa(int(cfg.duration.Seconds()))+"s",
+	out, err = exec.Command("wrk", "-c", strconv.Itoa(cfg.conns), "-t", "2", "-d", strconv.Itoa(int(cfg.duration.Seconds()))+"s",
 		"--latency", "-s", script, base).CombinedOutput()
 	stop()
 	if err != nil {
