@@ -54,7 +54,8 @@ func parseAuditFilter(v url.Values, objectID string) auditFilter {
 		}
 		t, err := time.Parse("2006-01-02", s)
 		if err != nil || t.Year() < 1970 || t.Year() > 9999 {
-			f.errors[field] = fmt.Sprintf("%q is not a date; use the form YYYY-MM-DD.", truncate(s, 40))
+			label := map[string]string{"from": "From", "to": "To"}[field]
+			f.errors[field] = fmt.Sprintf("%s: %q is not a date. Pick one, or type it as YYYY-MM-DD.", label, truncate(s, 40))
 			return time.Time{}
 		}
 		return t

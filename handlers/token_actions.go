@@ -290,7 +290,6 @@ func (h *Handler) confirmBulk(c echo.Context) error {
 	m := views.BulkConfirmPage{
 		Chrome:    h.chrome(c, a.title+"s", "api-tokens"),
 		Action:    a.name,
-		Title:     fmt.Sprintf("%s %d API %s", a.verb, len(ids), plural(len(ids), "token", "tokens")),
 		Verb:      a.verb,
 		ReturnTo:  returnTo,
 		CancelURL: returnTo,
@@ -305,7 +304,7 @@ func (h *Handler) confirmBulk(c echo.Context) error {
 		t, err := h.store.Token(c.Request().Context(), u.AccountID, id)
 		switch {
 		case !tokenIDPattern.MatchString(id), errors.Is(err, store.ErrNotFound):
-			it.Name, it.Problem = "Unknown token", "it does not exist in this account"
+			it.Name, it.Problem = "Unknown token", "not in this account"
 			if !tokenIDPattern.MatchString(id) {
 				it.ID = truncate(id, 20)
 			}
@@ -314,13 +313,23 @@ func (h *Handler) confirmBulk(c echo.Context) error {
 		default:
 			it.Name, it.Status, it.Version = t.Name, t.Status, t.Version
 			if !applies(a, t.Status) {
-				it.Problem = "it is already " + t.Status
+				it.Problem = "already " + t.Status
 			}
 		}
 		if it.Problem == "" {
 			m.Applies++
 		}
 		m.Items = append(m.Items, it)
+	}
+	// The title says what will happen, not what was selected.
+	n := len(m.Items)
+	switch m.Applies {
+	case n:
+		m.Title = fmt.Sprintf("%s %d API %s", a.verb, n, plural(n, "token", "tokens"))
+	case 0:
+		m.Title = fmt.Sprintf("No selected API token can be %s", a.done)
+	default:
+		m.Title = fmt.Sprintf("%s %d of %d selected API tokens", a.verb, m.Applies, n)
 	}
 	return h.render(c, http.StatusOK, views.BulkConfirmView(m))
 }

@@ -260,11 +260,11 @@ func TestBulkActions(t *testing.T) {
 		t.Fatalf("bulk confirm = %d", r.StatusCode)
 	}
 	d := r.doc(t)
-	if got := squash(d.Find("#confirm-title").Text()); got != "Disable 4 API tokens" {
+	if got := squash(d.Find("#confirm-title").Text()); got != "Disable 2 of 4 selected API tokens" {
 		t.Errorf("title = %q", got)
 	}
 	text := words(d.Find("table"))
-	for _, want := range []string{"CI pipeline", "Grafana exporter", "Left as it is: it is already Disabled", "Left as it is: it does not exist in this account"} {
+	for _, want := range []string{"CI pipeline", "Grafana exporter", "Skipped: already Disabled", "Skipped: not in this account"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("bulk confirmation lacks %q: %s", want, text)
 		}
@@ -331,7 +331,7 @@ func TestActionsOnOtherAccountsTokens(t *testing.T) {
 		}
 	}
 	r := c.get("/settings/api-tokens/bulk?action=disable&ids=" + foreign)
-	if !strings.Contains(r.body, "does not exist in this account") {
+	if !strings.Contains(r.body, "Skipped: not in this account") {
 		t.Error("bulk confirmation does not refuse another account's token")
 	}
 	c.post("/settings/api-tokens/bulk", url.Values{"_csrf": {csrf}, "action": {"disable"}, "ids": {foreign}, "versions": {v}})

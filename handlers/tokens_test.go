@@ -60,7 +60,8 @@ func TestListShowsTheAccountsLiveTokens(t *testing.T) {
 	for i := range headers {
 		headers[i] = strings.TrimSpace(strings.Split(headers[i], "(")[0])
 	}
-	if want := []string{"API token", "Modules", "Created by", "Date created", "Last access", "Status", "Actions"}; !slices.Equal(headers, want) {
+	// A viewer may do nothing to a token: the list has no Actions column.
+	if want := []string{"API token", "Modules", "Created by", "Date created", "Last access", "Status"}; !slices.Equal(headers, want) {
 		t.Errorf("columns = %q, want %q", headers, want)
 	}
 	names := rowNames(doc)

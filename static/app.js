@@ -246,9 +246,13 @@
         returnFocus = trigger;
         d.replaceChildren(document.importNode(section, true));
         d.showModal();
+        // The focus goes where two presses of Enter cannot destroy
+        // anything: a Delete's Cancel, a Disable's reason (Ctrl+Enter
+        // there confirms), else the confirming button.
         var first = d.querySelector(".btn-danger") ? d.querySelector("[data-cancel]")
-          : (d.querySelector("button[type=submit]") || d.querySelector("[data-cancel]"));
-        if (first) { first.focus(); }
+          : (d.querySelector("textarea#reason") || d.querySelector("button[type=submit]") || d.querySelector("[data-cancel]"));
+        if (first) { first.focus({ preventScroll: true }); }
+        d.scrollTop = 0;
       })
       .catch(fallback);
   }
@@ -304,11 +308,28 @@
     input.addEventListener("keydown", function (event) {
       if (event.key === "Enter") { event.preventDefault(); }
     });
+    // A line that says so when nothing matches, announced politely.
+    var none = document.createElement("p");
+    none.className = "filter-empty";
+    none.setAttribute("role", "status");
+    list.after(none);
     input.addEventListener("input", function () {
       var q = input.value.trim().toLowerCase();
+      var shown = 0;
       list.querySelectorAll("[data-filter-text]").forEach(function (item) {
         item.hidden = q !== "" && item.dataset.filterText.toLowerCase().indexOf(q) < 0;
+        if (!item.hidden) { shown++; }
       });
+      list.hidden = shown === 0;
+      none.textContent = shown === 0 ? "No module matches \u201c" + input.value.trim() + "\u201d." : "";
     });
+  });
+
+  // Ctrl+Enter (or Cmd+Enter) in a confirmation's reason confirms.
+  document.addEventListener("keydown", function (event) {
+    var field = event.target;
+    if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey) || !field.matches || !field.matches("section[data-confirm] textarea")) { return; }
+    var submit = field.form && field.form.querySelector("button[type=submit]");
+    if (submit) { event.preventDefault(); submit.click(); }
   });
 })();

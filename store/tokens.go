@@ -78,7 +78,7 @@ func ValidateName(name string) string {
 	}
 	for _, r := range name {
 		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune(" -.'\"", r) {
-			return fmt.Sprintf("Name may contain letters, digits, spaces and - . ' \" only, not %q.", r)
+			return fmt.Sprintf("Name may contain letters, digits, spaces, hyphens, periods, apostrophes and quotation marks, not %q.", r)
 		}
 	}
 	return ""

@@ -42,3 +42,14 @@ func countChecked(mods []ModuleChoice) int {
 	}
 	return n
 }
+
+// anyActions reports whether some row offers the user an action; when none
+// does (a Viewer's list), the list has no Actions column.
+func anyActions(rows []TokenRow) bool {
+	for _, r := range rows {
+		if len(r.Actions) > 0 {
+			return true
+		}
+	}
+	return false
+}

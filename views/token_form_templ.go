@@ -630,7 +630,7 @@ func generalFields(m TokenForm) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 66, "><p class=\"hint\" id=\"name-hint\">Up to 200 characters: letters, digits, spaces and - . ' \"</p>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 66, "><p class=\"hint\" id=\"name-hint\">Up to 200 characters: letters, digits, spaces, hyphens (-), periods (.), apostrophes (') and quotation marks (\").</p>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -456,6 +456,15 @@ func (b *browserTest) saveFailureArtifacts() {
 	}
 }
 
+// allow gives the test's actions d from now, instead of
+// browserTestTimeout, for a test that walks through many pages.
+func (b *browserTest) allow(d time.Duration) {
+	b.deadline = time.Now().Add(d)
+	ctx, cancel := context.WithDeadline(b.tab, b.deadline)
+	b.t.Cleanup(cancel)
+	b.ctx = ctx
+}
+
 // do runs browser actions, failing the test on error.
 func (b *browserTest) do(actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
