@@ -178,7 +178,7 @@ func (h *Handler) HandleError(err error, c echo.Context) {
 		heading = "Something went wrong"
 	}
 	m := views.ErrorPage{Chrome: h.chrome(c, heading, ""), Status: status, Heading: heading, Message: msg}
-	if status == http.StatusNotFound && m.User != nil {
+	if status < 500 && m.User != nil {
 		m.BackURL = "/settings/api-tokens"
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")

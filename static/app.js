@@ -280,6 +280,9 @@
       }
       if (count) { count.textContent = n === 0 ? "Select tokens for a bulk action:" : n + " selected:"; }
       bulk.classList.toggle("has-selection", n > 0);
+      bulk.querySelectorAll("button[name=action]").forEach(function (b) {
+        b.setAttribute("aria-disabled", n === 0 ? "true" : "false");
+      });
     };
     boxes.forEach(function (b) { b.addEventListener("change", update); });
     if (all) {
@@ -294,8 +297,11 @@
       if (event.submitter && event.submitter.name) {
         params.set(event.submitter.name, event.submitter.value);
       }
-      if (!params.getAll("ids").length) { return; } // the server explains
       event.preventDefault();
+      if (!params.getAll("ids").length) {
+        if (count) { count.textContent = "Select one or more tokens first:"; }
+        return;
+      }
       var url = bulk.getAttribute("action") + "?" + params.toString();
       openConfirm(url, event.submitter || bulk, function () { window.location.href = url; });
     });

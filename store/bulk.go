@@ -65,15 +65,27 @@ func (s *Store) BulkSeed(ctx context.Context, sealer *Sealer, accountID string, 
 	defer conn.Close()
 	// A large page cache, so that SQLite does not spill dirty pages in the
 	// middle of the transaction, and statement journals and sorts in memory.
-	for _, p := range []string{`PRAGMA cache_size = -262144`, `PRAGMA temp_store = MEMORY`, `PRAGMA synchronous = OFF`} {
+	tmpPragmas := []string{`PRAGMA cache_size = -262144`, `PRAGMA synchronous = OFF`, `PRAGMA foreign_keys = OFF`}
+	if v := os.Getenv("BULKPRAGMAS"); v != "" {
+		tmpPragmas = append(tmpPragmas, strings.Split(v, ";")...)
+	}
+	for _, p := range tmpPragmas {
 		if _, err := conn.ExecContext(ctx, p); err != nil {
 			return err
 		}
 	}
 	bg := context.WithoutCancel(ctx)
-	defer conn.ExecContext(bg, `PRAGMA synchronous = NORMAL`)
-	defer conn.ExecContext(bg, `PRAGMA temp_store = DEFAULT`)
-	defer conn.ExecContext(bg, `PRAGMA cache_size = -2000`)
+	defer func() {
+		t := time.Now()
+		conn.ExecContext(bg, `PRAGMA synchronous = NORMAL`)
+		conn.ExecContext(bg, `PRAGMA temp_store = DEFAULT`)
+		conn.ExecContext(bg, `PRAGMA foreign_keys = ON`)
+		conn.ExecContext(bg, `PRAGMA threads = 0`)
+		conn.ExecContext(bg, `PRAGMA cache_size = -2000`)
+		if os.Getenv("BULKTRACE") != "" {
+			fmt.Fprintf(os.Stderr, "TRACE restore pragmas %s\n", time.Since(t))
+		}
+	}()
 	var mode string
 	if conn.QueryRowContext(ctx, `PRAGMA journal_mode = TRUNCATE`).Scan(&mode) == nil && mode == "truncate" {
 		defer func() {
@@ -109,13 +121,13 @@ func (s *Store) BulkSeed(ctx context.Context, sealer *Sealer, accountID string, 
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		b.insert = newMultiInsert(ctx, tx, `INSERT INTO api_tokens
+		b.insert = newMultiInsert(ctx, tx, `INSERT OR IGNORE INTO api_tokens
 			(id, account_id, name, description, status, secret_hash, secret_sealed, module_bits,
 			 created_at, created_by_id, created_by_name, updated_at, updated_by_id, updated_by_name,
 			 last_access_at, last_access_ip, last_access_agent) VALUES `,
 			`(?, ?, ?, ?, ?, ?, ?, ?, ?, 'SYSTEM', 'Gatehouse', ?, 'SYSTEM', 'Gatehouse', ?, ?, ?)`, 13)
 		defer b.insert.close()
-		grant := newMultiInsert(ctx, tx, `INSERT INTO api_token_modules (token_id, module_id) VALUES `, `(?, ?)`, 2)
+		grant := newMultiInsert(ctx, tx, `INSERT OR IGNORE INTO api_token_modules (token_id, module_id) VALUES `, `(?, ?)`, 2)
 		defer grant.close()
 
 		var ids, names []string
@@ -152,8 +164,10 @@ func (s *Store) BulkSeed(ctx context.Context, sealer *Sealer, accountID string, 
 						grants = append(grants, t.id, m)
 					}
 				}
-				if _, err := grant.exec(grants); err != nil {
+				if done, err := grant.exec(grants); err != nil {
 					return err
+				} else if done != int64(len(grants)/2) {
+					return fmt.Errorf("%d of %d token modules written", done, len(grants)/2)
 				}
 				for _, t := range b.batch {
 					ids, names = append(ids, t.id), append(names, t.name)
@@ -226,32 +240,30 @@ type bulkTokens struct {
 	args      []any
 }
 
-// write gives the batch's tokens fresh ids and values and inserts them in
-// one statement.
+// write gives the batch's tokens fresh ids, ones not in b.taken, and values
+// and inserts them.
 func (b *bulkTokens) write() error {
-	for try := 0; ; try++ {
-		b.args = b.args[:0]
-		for k := range b.batch {
-			t := &b.batch[k]
-			for n := 0; ; n++ {
-				if t.id = bulkTokenID(); !b.taken[t.id] {
-					break
-				}
-				if n == 100 {
-					return errors.New("could not find a free identifier")
-				}
+	b.args = b.args[:0]
+	for k := range b.batch {
+		t := &b.batch[k]
+		for n := 0; ; n++ {
+			if t.id = bulkTokenID(); !b.taken[t.id] {
+				break
 			}
-			b.taken[t.id] = true
-			value := NewTokenValue(t.id)
-			b.args = append(b.args, t.id, b.accountID, t.name, "Bulk token for load tests.", t.status,
-				HashTokenValue(value), b.sealer.Seal(t.id, value), t.mask, t.created, t.created, t.access, t.ip, t.agent)
+			if n == 100 {
+				return errors.New("could not find a free identifier")
+			}
 		}
-		// The statement fails as a whole; then all its rows get new ids.
-		_, err := b.insert.exec(b.args)
-		if err == nil || !isUniqueViolation(err) || try == 10 {
-			return err
-		}
+		b.taken[t.id] = true
+		value := NewTokenValue(t.id)
+		b.args = append(b.args, t.id, b.accountID, t.name, "Bulk token for load tests.", t.status,
+			HashTokenValue(value), b.sealer.Seal(t.id, value), t.mask, t.created, t.created, t.access, t.ip, t.agent)
 	}
+	done, err := b.insert.exec(b.args)
+	if err == nil && done != int64(len(b.batch)) {
+		err = fmt.Errorf("%d of %d tokens written", done, len(b.batch))
+	}
+	return err
 }
 
 // multiInsert inserts rows into a table with multi-row INSERT statements of
