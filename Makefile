@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run build test check generate deps bench bench-api test-reliability test-reliability-short fuzz clean
+.PHONY: run build test check generate deps bench bench-api test-reliability test-reliability-short fuzz screenshots clean
 
 ## run: build and serve the demo on http://127.0.0.1:8080
 run: build
@@ -82,6 +82,14 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTokenValue$$' -fuzztime $(FUZZTIME) ./store
 	$(GO) test -run '^$$' -fuzz '^FuzzBearer$$' -fuzztime $(FUZZTIME) ./handlers
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRQL$$' -fuzztime $(FUZZTIME) ./handlers
+
+## screenshots: the README's screenshots (docs/screenshots), taken in
+## headless Chromium from the demo; SHOTS=DIR ALL=1 takes every page at 1280
+## and 390 px into DIR instead
+SHOTS ?= $(CURDIR)/docs/screenshots
+screenshots: deps
+	GATEHOUSE_SCREENSHOTS=$(abspath $(SHOTS)) GATEHOUSE_SCREENSHOTS_ALL=$(ALL) GATEHOUSE_CHROMIUM=$(CHROMIUM) \
+	  $(GO) test -count=1 -run '^TestScreenshots$$' ./cmd/gatehouse
 
 clean:
 	rm -rf bin
