@@ -72,8 +72,9 @@ func runCrash(bin string, rounds, workers int) error {
 		targets = append(targets, strings.Split(strings.TrimSpace(string(o)), ":")[1])
 	}
 
-	acked := map[string]bool{} // descriptions acknowledged with a 2xx
-	totalAcked := 0
+	acked := map[string]bool{}      // descriptions acknowledged with a 2xx
+	transitions := map[string]int{} // enables and disables acknowledged with a 2xx, by token
+	totalAcked, totalTransitions := 0, 0
 	for round := 1; round <= rounds; round++ {
 		var mu sync.Mutex
 		ctx, stop := context.WithCancel(context.Background())
@@ -111,6 +112,11 @@ func runCrash(bin string, rounds, workers int) error {
 					if method == http.MethodPut && resp.StatusCode == http.StatusOK {
 						mu.Lock()
 						acked[desc] = true
+						mu.Unlock()
+					}
+					if method == http.MethodPost && resp.StatusCode/100 == 2 {
+						mu.Lock()
+						transitions[id]++
 						mu.Unlock()
 					}
 				}
@@ -153,6 +159,33 @@ func runCrash(bin string, rounds, workers int) error {
 			}
 			rows.Close()
 		}
+		// Every acknowledged enable or disable has its record (a change
+		// whose answer the kill cut off may have one too), and each
+		// token's status is the one its newest such record left.
+		lostTransitions, wrongStatus := 0, 0
+		for _, id := range targets {
+			var records int
+			var last, status string
+			st.DB().QueryRow(`SELECT COUNT(*) FROM audit_records WHERE object_id = ? AND event IN (?, ?)`,
+				id, store.EventTokenEnabled, store.EventTokenDisabled).Scan(&records)
+			st.DB().QueryRow(`SELECT event FROM audit_records WHERE object_id = ? AND event IN (?, ?) ORDER BY seq DESC LIMIT 1`,
+				id, store.EventTokenEnabled, store.EventTokenDisabled).Scan(&last)
+			st.DB().QueryRow(`SELECT status FROM api_tokens WHERE id = ?`, id).Scan(&status)
+			if records < transitions[id] {
+				lostTransitions += transitions[id] - records
+			}
+			want := store.StatusActive
+			if last == store.EventTokenDisabled {
+				want = store.StatusDisabled
+			}
+			if status != want {
+				wrongStatus++
+			}
+		}
+		totalTransitions = 0
+		for _, n := range transitions {
+			totalTransitions += n
+		}
 		st.Close()
 		missing := 0
 		n := 0
@@ -163,15 +196,16 @@ func runCrash(bin string, rounds, workers int) error {
 			}
 		}
 		totalAcked = n
-		fmt.Printf("round %2d: integrity %s, audit chain %d records %s, %d acknowledged edits so far, %d missing\n",
-			round, integrity, res.Count, map[bool]string{true: "intact", false: "BROKEN"}[verr == nil && res.BadID == ""], n, missing)
-		if integrity != "ok" || verr != nil || res.BadID != "" || missing > 0 {
+		fmt.Printf("round %2d: integrity %s, audit chain %d records %s, acknowledged so far: %d edits (%d missing), %d enables/disables (%d missing, %d statuses wrong)\n",
+			round, integrity, res.Count, map[bool]string{true: "intact", false: "BROKEN"}[verr == nil && res.BadID == ""],
+			n, missing, totalTransitions, lostTransitions, wrongStatus)
+		if integrity != "ok" || verr != nil || res.BadID != "" || missing > 0 || lostTransitions > 0 || wrongStatus > 0 {
 			srv.Process.Kill()
 			return errors.New("the database lost or broke something")
 		}
 	}
 	srv.Process.Signal(os.Interrupt)
 	srv.Wait()
-	fmt.Printf("%d kill -9 rounds: integrity ok, chain intact, all %d acknowledged edits present\n", rounds, totalAcked)
+	fmt.Printf("%d kill -9 rounds: integrity ok, chain intact, all %d acknowledged edits and %d enables/disables present\n", rounds, totalAcked, totalTransitions)
 	return nil
 }
