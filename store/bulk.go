@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 )
@@ -29,22 +28,41 @@ var (
 	bulkAuditID = func() string { return NewID("AUD", 4) }
 )
 
+// bulkTriggers are the insert triggers on the tables the bulk seeder fills
+// that it drops for the seed: it does their work itself, once at the end.
+var bulkTriggers = []string{"api_tokens_search_insert", "api_token_counts_insert"}
+
 // BulkSeed adds tokens tokens and about audit audit records to an account as
 // fast as SQLite allows, for benchmarks and load tests. Each token gets a
 // "created" record; the remaining records are "value-viewed" and "updated"
 // records spread over the tokens. progress, if set, is called every
-// bulkBatch tokens and every 4*bulkBatch further records.
+// bulkBatch tokens and every 4*bulkBatch further records. The audit chain
+// is the one appendAudit would make, record after record.
 //
-// It is meant for an offline database (the seed command; the server not
-// running): everything is written in one transaction on one connection,
-// with multi-row INSERTs, the secondary indexes and the search index's insert
-// trigger dropped and made again at the end, synchronous=OFF and, if this
-// connection is the only one open, the journal switched from WAL to TRUNCATE
-// for the transaction and back to WAL afterwards, so that the data is written
-// once into the database file rather than into the WAL and then again by the
-// checkpoint. If another connection is open the switch fails and the seed
-// runs in WAL, only slower. Readers elsewhere see nothing until the commit,
-// and other writers wait for it.
+// It is meant for an offline database: the seed command, with the server
+// not running. Everything is written in one transaction on one connection,
+// so readers elsewhere see nothing until the commit, and other writers wait
+// for it. For speed:
+//   - the secondary indexes of the tables it fills are dropped first and
+//     made again at the end, and so are the insert triggers of api_tokens,
+//     whose work (the search index, the token counts) is done once at the
+//     end: building an index once, sorted, is far faster than keeping it up
+//     to date row by row;
+//   - the rows go in multi-row INSERT OR IGNOREs without foreign key checks,
+//     which unlike plain INSERTs need no statement journal (a copy of every
+//     page a statement changes). Nothing is ignored: new ids are drawn
+//     until they are in neither the table nor the seed, the rows satisfy the
+//     foreign keys by construction, and the number of rows written is
+//     checked;
+//   - a second goroutine makes the rows (ids, token values and their
+//     sealing, the chain's hashes) while the calling one writes them;
+//   - synchronous is OFF, reads are memory-mapped, and if this connection is
+//     the only one open (as in the seed command) the journal is switched
+//     from WAL to TRUNCATE for the transaction and back to WAL afterwards, so
+//     the data goes once into the database file rather than into the WAL and
+//     again into the file at the checkpoint; the rollback journal only keeps
+//     the pages that were there before. Leaving WAL fails if another
+//     connection is open; the seed then runs in WAL, only slower.
 func (s *Store) BulkSeed(ctx context.Context, sealer *Sealer, accountID string, tokens, audit int, progress func(tokens, audit int)) (err error) {
 	mods, err := s.AccountModules(ctx, accountID)
 	if err != nil {
@@ -63,29 +81,24 @@ func (s *Store) BulkSeed(ctx context.Context, sealer *Sealer, accountID string, 
 		return err
 	}
 	defer conn.Close()
-	// A large page cache, so that SQLite does not spill dirty pages in the
-	// middle of the transaction, and statement journals and sorts in memory.
-	tmpPragmas := []string{`PRAGMA cache_size = -262144`, `PRAGMA synchronous = OFF`, `PRAGMA foreign_keys = OFF`}
-	if v := os.Getenv("BULKPRAGMAS"); v != "" {
-		tmpPragmas = append(tmpPragmas, strings.Split(v, ";")...)
-	}
-	for _, p := range tmpPragmas {
-		if _, err := conn.ExecContext(ctx, p); err != nil {
+	// foreign_keys only takes outside a transaction. 64 MiB of page cache
+	// holds the pages that change all the time (the ends of the tables, the
+	// indexes of random ids) and lets the index builds sort in large runs.
+	// Larger caches cost more than they save: modernc's allocator gives
+	// every freed page back to the system with a system call of its own.
+	// Memory-mapped reads save the index builds a system call and a copy per
+	// page.
+	bg := context.WithoutCancel(ctx)
+	for _, p := range [][2]string{{"synchronous", "OFF"}, {"foreign_keys", "OFF"}, {"cache_size", "-65536"}, {"mmap_size", "2147483648"}} {
+		var old string
+		if err := conn.QueryRowContext(ctx, `PRAGMA `+p[0]).Scan(&old); err != nil {
 			return err
 		}
-	}
-	bg := context.WithoutCancel(ctx)
-	defer func() {
-		t := time.Now()
-		conn.ExecContext(bg, `PRAGMA synchronous = NORMAL`)
-		conn.ExecContext(bg, `PRAGMA temp_store = DEFAULT`)
-		conn.ExecContext(bg, `PRAGMA foreign_keys = ON`)
-		conn.ExecContext(bg, `PRAGMA threads = 0`)
-		conn.ExecContext(bg, `PRAGMA cache_size = -2000`)
-		if os.Getenv("BULKTRACE") != "" {
-			fmt.Fprintf(os.Stderr, "TRACE restore pragmas %s\n", time.Since(t))
+		if _, err := conn.ExecContext(ctx, `PRAGMA `+p[0]+` = `+p[1]); err != nil {
+			return err
 		}
-	}()
+		defer conn.ExecContext(bg, `PRAGMA `+p[0]+` = `+old)
+	}
 	var mode string
 	if conn.QueryRowContext(ctx, `PRAGMA journal_mode = TRUNCATE`).Scan(&mode) == nil && mode == "truncate" {
 		defer func() {
@@ -99,200 +112,459 @@ func (s *Store) BulkSeed(ctx context.Context, sealer *Sealer, accountID string, 
 			}
 		}()
 	}
-	// Otherwise the database is still in WAL: another connection is open.
+	// Otherwise the database stays in WAL: another connection is open.
 
-	now := s.now()
-	return bulkTx(ctx, conn, func(tx *sql.Tx, chain *chainWriter) error {
-		b := &bulkTokens{ctx: ctx, sealer: sealer, accountID: accountID, taken: map[string]bool{}}
-		// The ids already taken, so that new ones never collide.
-		rows, err := tx.QueryContext(ctx, `SELECT id FROM api_tokens`)
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts WHERE id = ?`, accountID).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("account %s: %w", accountID, ErrNotFound)
+	}
+	ddl, dropped, err := dropBulkIndexes(ctx, tx)
+	if err != nil {
+		return err
+	}
+	g := &bulkGen{sealer: sealer, accountID: accountID, mods: mods, bits: bits, now: s.now(), tokens: tokens, audit: audit,
+		tokenIDs: newIDSet("TKN", 2), auditIDs: newIDSet("AUD", 4), statuses: map[string]int{}}
+	if err := g.tokenIDs.load(ctx, tx, `SELECT id FROM api_tokens`); err != nil {
+		return err
+	}
+	if err := g.auditIDs.load(ctx, tx, `SELECT id FROM audit_records`); err != nil {
+		return err
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE((SELECT hash FROM audit_records ORDER BY seq DESC LIMIT 1), '')`).Scan(&g.prev); err != nil {
+		return err
+	}
+	g.insToken = newMultiInsert(ctx, tx, "tokens", `INSERT OR IGNORE INTO api_tokens
+		(id, account_id, name, description, status, secret_hash, secret_sealed, module_bits,
+		 created_at, created_by_id, created_by_name, updated_at, updated_by_id, updated_by_name,
+		 last_access_at, last_access_ip, last_access_agent) VALUES `,
+		`(?, ?, ?, ?, ?, ?, ?, ?, ?, 'SYSTEM', 'Gatehouse', ?, 'SYSTEM', 'Gatehouse', ?, ?, ?)`, 13, "", 0)
+	defer g.insToken.close()
+	g.insGrant = newMultiInsert(ctx, tx, "token modules", `INSERT OR IGNORE INTO api_token_modules (token_id, module_id) VALUES `,
+		`(?, ?)`, 2, "", 0)
+	defer g.insGrant.close()
+	// The columns most records of a batch share come first, so that a
+	// batch of such records can bind them once (?1 to ?7) for all rows.
+	g.insAudit = newMultiInsert(ctx, tx, "audit records", `INSERT OR IGNORE INTO audit_records
+		(account_id, object_type, actor_type, actor_id, actor_name, ip, user_agent,
+		 id, occurred_at, event, object_id, object_name, summary, details, prev_hash, hash) VALUES `,
+		`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, 16,
+		`(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, 7)
+	defer g.insAudit.close()
+
+	// g makes the rows on its own goroutine; this one writes them.
+	gctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ops := make(chan bulkOp, 16)
+	done := make(chan error, 1)
+	g.ctx, g.out = gctx, ops
+	go func() {
+		defer close(ops)
+		done <- g.run()
+	}()
+	for op := range ops {
 		if err != nil {
-			return err
+			continue // until g has seen the cancellation
 		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
+		if op.insert == nil {
+			if progress != nil {
+				progress(op.tokens, op.records)
 			}
-			b.taken[id] = true
+			continue
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
+		var written int64
+		if written, err = op.insert.exec(op.args, op.shared); err == nil && written != int64(op.rows) {
+			err = fmt.Errorf("%d of %d rows written", written, op.rows)
 		}
-		b.insert = newMultiInsert(ctx, tx, `INSERT OR IGNORE INTO api_tokens
-			(id, account_id, name, description, status, secret_hash, secret_sealed, module_bits,
-			 created_at, created_by_id, created_by_name, updated_at, updated_by_id, updated_by_name,
-			 last_access_at, last_access_ip, last_access_agent) VALUES `,
-			`(?, ?, ?, ?, ?, ?, ?, ?, ?, 'SYSTEM', 'Gatehouse', ?, 'SYSTEM', 'Gatehouse', ?, ?, ?)`, 13)
-		defer b.insert.close()
-		grant := newMultiInsert(ctx, tx, `INSERT OR IGNORE INTO api_token_modules (token_id, module_id) VALUES `, `(?, ?)`, 2)
-		defer grant.close()
+		if err != nil {
+			err = fmt.Errorf("bulk %s: %w", op.insert.what, err)
+			cancel()
+		}
+	}
+	if gerr := <-done; err == nil {
+		err = gerr
+	}
+	if err != nil {
+		return err
+	}
 
-		var ids, names []string
-		made, records := 0, 0
-		var grants []any
-		for made < tokens {
-			n := min(bulkBatch, tokens-made)
-			for from := made; from < made+n; from += bulkRows {
-				b.batch = b.batch[:0]
-				for i := from; i < min(from+bulkRows, made+n); i++ {
-					t := bulkToken{created: now.Add(-time.Duration(tokens-i) * time.Minute), status: StatusActive}
-					if i%5 == 4 {
-						t.status = StatusDisabled
-					}
-					if i%7 != 6 {
-						t.access = t.created.Add(time.Duration(i%50) * time.Second)
-						t.ip, t.agent = fmt.Sprintf("198.51.100.%d", i%250+1), "bulk-client/1.0"
-					}
-					t.name = fmt.Sprintf("%s %s %d", bulkNames[i%len(bulkNames)], bulkNames[(i/len(bulkNames))%len(bulkNames)], i+1)
-					for j, m := range mods {
-						if (i>>j)&1 == 1 {
-							t.granted = append(t.granted, m.ID)
-							t.mask |= bits[j]
-						}
-					}
-					b.batch = append(b.batch, t)
-				}
-				if err := b.write(); err != nil {
-					return fmt.Errorf("bulk tokens %d-%d: %w", from, from+len(b.batch)-1, err)
-				}
-				grants = grants[:0]
-				for _, t := range b.batch {
-					for _, m := range t.granted {
-						grants = append(grants, t.id, m)
-					}
-				}
-				if done, err := grant.exec(grants); err != nil {
-					return err
-				} else if done != int64(len(grants)/2) {
-					return fmt.Errorf("%d of %d token modules written", done, len(grants)/2)
-				}
-				for _, t := range b.batch {
-					ids, names = append(ids, t.id), append(names, t.name)
-					if err := chain.append(AuditRecord{
-						AccountID: accountID, OccurredAt: t.created, Event: EventTokenCreated,
-						ObjectType: ObjectTypeToken, ObjectID: t.id, ObjectName: t.name, Actor: SystemActor,
-						Summary: "API token " + t.id + " was created.",
-						Details: detailsJSON(map[string]any{"after": map[string]any{"name": t.name, "modules": t.granted, "status": t.status}}),
-					}); err != nil {
-						return err
-					}
-				}
-			}
-			made += n
-			records += n
-			if progress != nil {
-				progress(made, records)
+	for _, sql := range ddl {
+		if _, err := tx.ExecContext(ctx, sql); err != nil {
+			return fmt.Errorf("rebuild %q: %w", sql, err)
+		}
+	}
+	if dropped["api_tokens_search_insert"] {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO api_tokens_search (api_tokens_search) VALUES ('rebuild')`); err != nil {
+			return fmt.Errorf("rebuild the search index: %w", err)
+		}
+	}
+	if dropped["api_token_counts_insert"] {
+		for status, n := range g.statuses {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO api_token_counts (account_id, status, n) VALUES (?, ?, ?)
+				ON CONFLICT (account_id, status) DO UPDATE SET n = n + excluded.n`, accountID, status, n); err != nil {
+				return fmt.Errorf("count the tokens: %w", err)
 			}
 		}
-		if len(ids) == 0 {
-			return nil
-		}
-		viewer := Actor{Type: "user", ID: "USR-0000-0000", Name: "Bulk Viewer", IP: "192.0.2.50", UserAgent: "bulk/1.0"}
-		for records < audit {
-			n := min(bulkBatch*4, audit-records)
-			for k := range n {
-				i := records + k
-				t := i % len(ids)
-				r := AuditRecord{
-					AccountID: accountID, OccurredAt: now.Add(-time.Duration(audit-i) * time.Second),
-					ObjectType: ObjectTypeToken, ObjectID: ids[t], ObjectName: names[t], Actor: viewer,
-				}
-				if i%10 == 0 {
-					r.Event, r.Summary = EventTokenUpdated, "API token "+ids[t]+" was updated (description)."
-					r.Details = `{"changes":{"description":{"before":"Bulk token for load tests.","after":"Bulk token for load tests."}}}`
-				} else {
-					r.Event, r.Summary, r.Details = EventTokenValueViewed, "The value of API token "+ids[t]+" was shown.", `{"purpose":"show"}`
-				}
-				if err := chain.append(r); err != nil {
-					return err
-				}
-			}
-			records += n
-			if progress != nil {
-				progress(made, records)
-			}
-		}
-		return nil
-	})
+	}
+	return tx.Commit()
 }
 
-// bulkToken is one token the bulk seeder makes.
-type bulkToken struct {
-	id, name, status string
-	created          time.Time
-	access           any // time.Time, or nil for never used
-	ip, agent        string
-	granted          []string
-	mask             int64
+// dropBulkIndexes drops the secondary indexes of the tables the bulk seeder
+// fills and the bulkTriggers there are. It returns the statements that make
+// them again and the names of the triggers it dropped.
+func dropBulkIndexes(ctx context.Context, tx *sql.Tx) (ddl []string, dropped map[string]bool, err error) {
+	rows, err := tx.QueryContext(ctx, `SELECT type, name, sql FROM sqlite_master
+		WHERE sql IS NOT NULL AND ((type = 'index' AND tbl_name IN ('api_tokens', 'audit_records', 'api_token_modules'))
+		   OR (type = 'trigger' AND name IN ('`+strings.Join(bulkTriggers, "', '")+`')))`)
+	if err != nil {
+		return nil, nil, err
+	}
+	var drops []string
+	dropped = map[string]bool{}
+	for rows.Next() {
+		var typ, name, sql string
+		if err := rows.Scan(&typ, &name, &sql); err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		drops = append(drops, `DROP `+strings.ToUpper(typ)+` "`+name+`"`)
+		ddl = append(ddl, sql)
+		if typ == "trigger" {
+			dropped[name] = true
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	for _, d := range drops {
+		if _, err := tx.ExecContext(ctx, d); err != nil {
+			return nil, nil, err
+		}
+	}
+	return ddl, dropped, nil
 }
 
-// bulkTokens writes the bulk seeder's tokens, a batch at a time.
-type bulkTokens struct {
+// bulkOp is one step for the bulk seeder's writer: rows to insert, or (with
+// insert nil) a progress report.
+type bulkOp struct {
+	insert          *multiInsert
+	args            []any // the rows' values, one row after the other
+	shared          bool  // args starts with the values all rows share
+	rows            int
+	tokens, records int // made so far, for a progress report
+}
+
+// bulkGen makes the rows of a bulk seed, in the order they are to be written,
+// and sends them to the writer.
+type bulkGen struct {
 	ctx       context.Context
+	out       chan<- bulkOp
 	sealer    *Sealer
 	accountID string
-	insert    *multiInsert
-	taken     map[string]bool // token ids in the table or given out
-	batch     []bulkToken
-	args      []any
+	mods      []Module
+	bits      []int64 // the modules' bits
+	now       time.Time
+	tokens    int
+	audit     int
+
+	tokenIDs, auditIDs           *idSet // the ids in the tables or given out
+	insToken, insGrant, insAudit *multiInsert
+	prev                         string // the hash of the chain's last record
+	pending                      []AuditRecord
+	statuses                     map[string]int // how many tokens were made in each status
 }
 
-// write gives the batch's tokens fresh ids, ones not in b.taken, and values
-// and inserts them.
-func (b *bulkTokens) write() error {
-	b.args = b.args[:0]
-	for k := range b.batch {
-		t := &b.batch[k]
-		for n := 0; ; n++ {
-			if t.id = bulkTokenID(); !b.taken[t.id] {
-				break
+func (g *bulkGen) send(op bulkOp) error {
+	select {
+	case g.out <- op:
+		return nil
+	case <-g.ctx.Done():
+		return g.ctx.Err()
+	}
+}
+
+func (g *bulkGen) run() error {
+	var ids, names []string
+	var created []AuditRecord
+	made, records := 0, 0
+	for made < g.tokens {
+		n := min(bulkBatch, g.tokens-made)
+		for from := made; from < made+n; from += bulkRows {
+			to := min(from+bulkRows, made+n)
+			tokenArgs := make([]any, 0, 13*(to-from))
+			var grantArgs []any
+			created = created[:0]
+			for i := from; i < to; i++ {
+				id, err := g.tokenIDs.fresh(bulkTokenID)
+				if err != nil {
+					return err
+				}
+				createdAt := g.now.Add(-time.Duration(g.tokens-i) * time.Minute)
+				status := StatusActive
+				if i%5 == 4 {
+					status = StatusDisabled
+				}
+				g.statuses[status]++
+				var access any
+				ip, agent := "", ""
+				if i%7 != 6 {
+					access = createdAt.Add(time.Duration(i%50) * time.Second)
+					ip, agent = fmt.Sprintf("198.51.100.%d", i%250+1), "bulk-client/1.0"
+				}
+				name := fmt.Sprintf("%s %s %d", bulkNames[i%len(bulkNames)], bulkNames[(i/len(bulkNames))%len(bulkNames)], i+1)
+				var granted []string
+				var mask int64
+				for j, m := range g.mods {
+					if (i>>j)&1 == 1 {
+						granted = append(granted, m.ID)
+						grantArgs = append(grantArgs, id, m.ID)
+						mask |= g.bits[j]
+					}
+				}
+				value := NewTokenValue(id)
+				tokenArgs = append(tokenArgs, id, g.accountID, name, "Bulk token for load tests.", status,
+					HashTokenValue(value), g.sealer.Seal(id, value), mask, createdAt, createdAt, access, ip, agent)
+				ids, names = append(ids, id), append(names, name)
+				created = append(created, AuditRecord{
+					AccountID: g.accountID, OccurredAt: createdAt, Event: EventTokenCreated,
+					ObjectType: ObjectTypeToken, ObjectID: id, ObjectName: name, Actor: SystemActor,
+					Summary: "API token " + id + " was created.",
+					Details: detailsJSON(map[string]any{"after": map[string]any{"name": name, "modules": granted, "status": status}}),
+				})
 			}
-			if n == 100 {
-				return errors.New("could not find a free identifier")
+			if err := g.send(bulkOp{insert: g.insToken, args: tokenArgs, rows: to - from}); err != nil {
+				return err
+			}
+			if err := g.send(bulkOp{insert: g.insGrant, args: grantArgs, rows: len(grantArgs) / 2}); err != nil {
+				return err
+			}
+			for _, r := range created {
+				if err := g.append(r); err != nil {
+					return err
+				}
 			}
 		}
-		b.taken[t.id] = true
-		value := NewTokenValue(t.id)
-		b.args = append(b.args, t.id, b.accountID, t.name, "Bulk token for load tests.", t.status,
-			HashTokenValue(value), b.sealer.Seal(t.id, value), t.mask, t.created, t.created, t.access, t.ip, t.agent)
+		made += n
+		records += n
+		if err := g.send(bulkOp{tokens: made, records: records}); err != nil {
+			return err
+		}
 	}
-	done, err := b.insert.exec(b.args)
-	if err == nil && done != int64(len(b.batch)) {
-		err = fmt.Errorf("%d of %d tokens written", done, len(b.batch))
+	if len(ids) == 0 {
+		return g.flush()
 	}
-	return err
+	viewer := Actor{Type: "user", ID: "USR-0000-0000", Name: "Bulk Viewer", IP: "192.0.2.50", UserAgent: "bulk/1.0"}
+	for records < g.audit {
+		n := min(bulkBatch*4, g.audit-records)
+		for k := range n {
+			i := records + k
+			t := i % len(ids)
+			r := AuditRecord{
+				AccountID: g.accountID, OccurredAt: g.now.Add(-time.Duration(g.audit-i) * time.Second),
+				ObjectType: ObjectTypeToken, ObjectID: ids[t], ObjectName: names[t], Actor: viewer,
+			}
+			if i%10 == 0 {
+				r.Event, r.Summary = EventTokenUpdated, "API token "+ids[t]+" was updated (description)."
+				r.Details = `{"changes":{"description":{"before":"Bulk token for load tests.","after":"Bulk token for load tests."}}}`
+			} else {
+				r.Event, r.Summary, r.Details = EventTokenValueViewed, "The value of API token "+ids[t]+" was shown.", `{"purpose":"show"}`
+			}
+			if err := g.append(r); err != nil {
+				return err
+			}
+		}
+		records += n
+		if err := g.flush(); err != nil {
+			return err
+		}
+		if err := g.send(bulkOp{tokens: made, records: records}); err != nil {
+			return err
+		}
+	}
+	return g.flush()
+}
+
+// append adds r to the end of the audit chain, as appendAudit would; a later
+// flush sends it to the writer.
+func (g *bulkGen) append(r AuditRecord) error {
+	r.OccurredAt = r.OccurredAt.Truncate(time.Millisecond).UTC()
+	if r.Details == "" {
+		r.Details = "{}"
+	}
+	g.pending = append(g.pending, r)
+	if len(g.pending) < bulkRows {
+		return nil
+	}
+	return g.flush()
+}
+
+// flush gives the pending records their ids and hashes and sends them to the
+// writer.
+func (g *bulkGen) flush() error {
+	if len(g.pending) == 0 {
+		return nil
+	}
+	first := g.pending[0]
+	shared := true
+	for _, r := range g.pending {
+		shared = shared && r.AccountID == first.AccountID && r.ObjectType == first.ObjectType && r.Actor == first.Actor
+	}
+	var args []any
+	if shared {
+		args = make([]any, 0, 7+9*len(g.pending))
+		args = append(args, first.AccountID, first.ObjectType, first.Actor.Type, first.Actor.ID, first.Actor.Name, first.Actor.IP, first.Actor.UserAgent)
+	} else {
+		args = make([]any, 0, 16*len(g.pending))
+	}
+	for _, r := range g.pending {
+		var err error
+		if r.ID, err = g.auditIDs.fresh(bulkAuditID); err != nil {
+			return err
+		}
+		r.PrevHash = g.prev
+		r.Hash = chainHash(g.prev, r)
+		g.prev = r.Hash
+		if !shared {
+			args = append(args, r.AccountID, r.ObjectType, r.Actor.Type, r.Actor.ID, r.Actor.Name, r.Actor.IP, r.Actor.UserAgent)
+		}
+		args = append(args, r.ID, r.OccurredAt.UnixMilli(), r.Event, r.ObjectID, r.ObjectName, r.Summary, r.Details, r.PrevHash, r.Hash)
+	}
+	op := bulkOp{insert: g.insAudit, args: args, shared: shared, rows: len(g.pending)}
+	g.pending = g.pending[:0]
+	return g.send(op)
+}
+
+// idSet is a set of identifiers. Those of NewID's form for the set's prefix
+// and groups are kept as numbers: a million of them take a fraction of the
+// memory of strings, and none of the garbage collector's time.
+type idSet struct {
+	prefix string // "AUD-"
+	size   int    // the length of an id of NewID's form
+	nums   map[uint64]struct{}
+	others map[string]struct{}
+}
+
+func newIDSet(prefix string, groups int) *idSet {
+	return &idSet{prefix: prefix + "-", size: len(prefix) + 5*groups,
+		nums: map[uint64]struct{}{}, others: map[string]struct{}{}}
+}
+
+// num is the number id's digits make, ok false if id is not of NewID's form.
+func (s *idSet) num(id string) (n uint64, ok bool) {
+	if len(id) != s.size || !strings.HasPrefix(id, s.prefix) {
+		return 0, false
+	}
+	for i := len(s.prefix); i < len(id); i++ {
+		c := id[i]
+		if (i-len(s.prefix))%5 == 4 {
+			if c != '-' {
+				return 0, false
+			}
+			continue
+		}
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n, true
+}
+
+// add adds id to the set and reports whether it was not in it yet.
+func (s *idSet) add(id string) bool {
+	if n, ok := s.num(id); ok {
+		if _, found := s.nums[n]; found {
+			return false
+		}
+		s.nums[n] = struct{}{}
+		return true
+	}
+	if _, found := s.others[id]; found {
+		return false
+	}
+	s.others[id] = struct{}{}
+	return true
+}
+
+// fresh returns an id made by newID that was not in the set yet, and adds
+// it.
+func (s *idSet) fresh(newID func() string) (string, error) {
+	for range 100 {
+		if id := newID(); s.add(id) {
+			return id, nil
+		}
+	}
+	return "", errors.New("could not find a free identifier")
+}
+
+// load adds the ids query selects.
+func (s *idSet) load(ctx context.Context, tx *sql.Tx, query string) error {
+	rows, err := tx.QueryContext(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		s.add(id)
+	}
+	return rows.Err()
 }
 
 // multiInsert inserts rows into a table with multi-row INSERT statements of
-// at most bulkRows rows, each prepared once per row count.
+// at most bulkRows rows, each prepared once per row count. Rows whose first
+// values are the same can share them: those are bound once per statement.
 type multiInsert struct {
-	ctx   context.Context
-	tx    *sql.Tx
-	head  string // INSERT INTO ... VALUES
-	row   string // (?, ...): one row's values
-	tail  string // what follows the rows, if anything
-	cols  int    // the parameters in row
-	stmts map[int]*sql.Stmt
+	ctx       context.Context
+	tx        *sql.Tx
+	what      string // the rows, for errors
+	head      string // INSERT INTO ... VALUES
+	row       string // (?, ...): a row's values
+	cols      int    // the parameters of row
+	sharedRow string // row with ?1 to ?shared for the shared values
+	shared    int
+	stmts     map[int]*sql.Stmt // by row count, negative for shared values
+	buf       []any
 }
 
-func newMultiInsert(ctx context.Context, tx *sql.Tx, head, row string, cols int) *multiInsert {
-	return &multiInsert{ctx: ctx, tx: tx, head: head, row: row, cols: cols, stmts: map[int]*sql.Stmt{}}
+func newMultiInsert(ctx context.Context, tx *sql.Tx, what, head, row string, cols int, sharedRow string, shared int) *multiInsert {
+	return &multiInsert{ctx: ctx, tx: tx, what: what, head: head, row: row, cols: cols,
+		sharedRow: sharedRow, shared: shared, stmts: map[int]*sql.Stmt{}}
 }
 
-// exec inserts the rows whose values args holds one after the other, and
-// returns how many it inserted.
-func (m *multiInsert) exec(args []any) (int64, error) {
+// exec inserts the rows whose values args holds one after the other, after
+// the values they share if shared, and returns how many it inserted.
+func (m *multiInsert) exec(args []any, shared bool) (int64, error) {
+	var common []any
+	row, cols, key := m.row, m.cols, 1
+	if shared {
+		common, args = args[:m.shared], args[m.shared:]
+		row, cols, key = m.sharedRow, m.cols-m.shared, -1
+	}
 	var done int64
 	for len(args) > 0 {
-		n := min(len(args)/m.cols, bulkRows)
-		stmt, err := m.stmt(n)
-		if err != nil {
-			return done, err
+		n := min(len(args)/cols, bulkRows)
+		stmt := m.stmts[key*n]
+		if stmt == nil {
+			var err error
+			if stmt, err = m.tx.PrepareContext(m.ctx, m.head+strings.Repeat(row+", ", n-1)+row); err != nil {
+				return done, err
+			}
+			m.stmts[key*n] = stmt
 		}
-		res, err := stmt.ExecContext(m.ctx, args[:n*m.cols]...)
+		m.buf = append(append(m.buf[:0], common...), args[:n*cols]...)
+		res, err := stmt.ExecContext(m.ctx, m.buf...)
 		if err != nil {
 			return done, err
 		}
@@ -301,188 +573,14 @@ func (m *multiInsert) exec(args []any) (int64, error) {
 			return done, err
 		}
 		done += c
-		args = args[n*m.cols:]
+		args = args[n*cols:]
 	}
+	clear(m.buf)
 	return done, nil
-}
-
-// stmt returns the statement for n rows.
-func (m *multiInsert) stmt(n int) (*sql.Stmt, error) {
-	if stmt := m.stmts[n]; stmt != nil {
-		return stmt, nil
-	}
-	stmt, err := m.tx.PrepareContext(m.ctx, m.head+strings.Repeat(m.row+", ", n-1)+m.row+m.tail)
-	if err != nil {
-		return nil, err
-	}
-	m.stmts[n] = stmt
-	return stmt, nil
 }
 
 func (m *multiInsert) close() {
 	for _, s := range m.stmts {
 		s.Close()
 	}
-}
-
-// chainWriter appends audit records within one transaction, carrying the
-// chain's head in memory instead of reading it back for every record, and
-// writing the records bulkRows at a time.
-type chainWriter struct {
-	insert  *multiInsert // INSERT OR IGNORE of records
-	taken   *multiInsert // the count of records with some ids
-	ids     map[string]bool
-	prev    string // the hash of the last record written
-	pending []AuditRecord
-	args    []any
-}
-
-// append adds r to the chain; it is written by a later flush at the latest.
-func (w *chainWriter) append(r AuditRecord) error {
-	r.OccurredAt = r.OccurredAt.Truncate(time.Millisecond).UTC()
-	if r.Details == "" {
-		r.Details = "{}"
-	}
-	w.pending = append(w.pending, r)
-	if len(w.pending) < bulkRows {
-		return nil
-	}
-	return w.flush()
-}
-
-// flush writes the pending records in one statement. They get fresh ids
-// first: should one be taken already (or twice in the batch), all of them
-// get new ids and so new hashes, chained again from the same head. With the
-// ids checked beforehand, the INSERT can be an INSERT OR IGNORE, which
-// unlike a plain INSERT needs no statement journal: a copy of every page it
-// changes, which would cost a third of the time.
-func (w *chainWriter) flush() error {
-	n := len(w.pending)
-	if n == 0 {
-		return nil
-	}
-	for try := 0; ; try++ {
-		if try == 10 {
-			return errors.New("append audit records: could not find free identifiers")
-		}
-		w.args = w.args[:0]
-		clear(w.ids)
-		for k := range w.pending {
-			id := bulkAuditID()
-			w.pending[k].ID = id
-			w.ids[id] = true
-			w.args = append(w.args, id)
-		}
-		if len(w.ids) < n {
-			continue
-		}
-		taken, err := w.taken.stmt(n)
-		if err != nil {
-			return err
-		}
-		var found int
-		if err := taken.QueryRowContext(w.insert.ctx, w.args...).Scan(&found); err != nil {
-			return fmt.Errorf("append audit records: %w", err)
-		}
-		if found == 0 {
-			break
-		}
-	}
-	prev := w.prev
-	w.args = w.args[:0]
-	for k := range w.pending {
-		r := &w.pending[k]
-		r.PrevHash = prev
-		r.Hash = chainHash(prev, *r)
-		prev = r.Hash
-		w.args = append(w.args, r.ID, r.AccountID, r.OccurredAt.UnixMilli(), r.Event, r.ObjectType, r.ObjectID, r.ObjectName,
-			r.Actor.Type, r.Actor.ID, r.Actor.Name, r.Actor.IP, r.Actor.UserAgent, r.Summary, r.Details, r.PrevHash, r.Hash)
-	}
-	done, err := w.insert.exec(w.args)
-	if err == nil && done != int64(n) {
-		// Nothing else could make a row be ignored: the values are all set.
-		err = fmt.Errorf("%d of %d records written", done, n)
-	}
-	if err != nil {
-		return fmt.Errorf("append audit records: %w", err)
-	}
-	w.prev = prev
-	w.pending = w.pending[:0]
-	return nil
-}
-
-// bulkTx runs fn in one transaction with a chainWriter started at the
-// chain's current head. Inside it, the secondary indexes of the tables it
-// fills and the search index's insert trigger are dropped first and made
-// again at the end: building an index once, sorted, is far faster than
-// keeping it up to date row by row. The transaction makes this invisible to
-// readers and keeps other writers waiting until it is done.
-func bulkTx(ctx context.Context, conn *sql.Conn, fn func(*sql.Tx, *chainWriter) error) error {
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT type, name, sql FROM sqlite_master
-		WHERE sql IS NOT NULL AND ((type = 'index' AND tbl_name IN ('api_tokens', 'audit_records', 'api_token_modules'))
-		   OR (type = 'trigger' AND name = 'api_tokens_search_insert'))`)
-	if err != nil {
-		return err
-	}
-	var drops, ddl []string
-	for rows.Next() {
-		var typ, name, sql string
-		if err := rows.Scan(&typ, &name, &sql); err != nil {
-			rows.Close()
-			return err
-		}
-		drops = append(drops, `DROP `+strings.ToUpper(typ)+` "`+name+`"`)
-		ddl = append(ddl, sql)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for _, d := range drops {
-		if _, err := tx.ExecContext(ctx, d); err != nil {
-			return err
-		}
-	}
-	w := &chainWriter{ids: map[string]bool{}, insert: newMultiInsert(ctx, tx, `INSERT OR IGNORE INTO audit_records
-		(id, account_id, occurred_at, event, object_type, object_id, object_name,
-		 actor_type, actor_id, actor_name, ip, user_agent, summary, details, prev_hash, hash) VALUES `,
-		`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, 16)}
-	defer w.insert.close()
-	w.taken = newMultiInsert(ctx, tx, `SELECT COUNT(*) FROM audit_records WHERE id IN (`, `?`, 1)
-	w.taken.tail = `)`
-	defer w.taken.close()
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE((SELECT hash FROM audit_records ORDER BY seq DESC LIMIT 1), '')`).Scan(&w.prev); err != nil {
-		return err
-	}
-	tmpT := time.Now()
-	tmpTrace := func(what string) {
-		if os.Getenv("BULKTRACE") != "" {
-			fmt.Fprintf(os.Stderr, "TRACE %-40.40s %s\n", what, time.Since(tmpT))
-		}
-		tmpT = time.Now()
-	}
-	if err := fn(tx, w); err != nil {
-		return err
-	}
-	if err := w.flush(); err != nil {
-		return err
-	}
-	tmpTrace("inserts")
-	for _, sql := range ddl {
-		if _, err := tx.ExecContext(ctx, sql); err != nil {
-			return fmt.Errorf("rebuild %q: %w", sql, err)
-		}
-		tmpTrace(sql)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO api_tokens_search (api_tokens_search) VALUES ('rebuild')`); err != nil {
-		return fmt.Errorf("rebuild the search index: %w", err)
-	}
-	tmpTrace("fts")
-	defer tmpTrace("commit")
-	return tx.Commit()
 }
