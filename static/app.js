@@ -247,10 +247,12 @@
         d.replaceChildren(document.importNode(section, true));
         d.showModal();
         // The focus goes where two presses of Enter cannot destroy
-        // anything: a Delete's Cancel, a Disable's reason (Ctrl+Enter
-        // there confirms), else the confirming button.
-        var first = d.querySelector(".btn-danger") ? d.querySelector("[data-cancel]")
-          : (d.querySelector("textarea#reason") || d.querySelector("button[type=submit]") || d.querySelector("[data-cancel]"));
+        // anything: a Disable's reason (Ctrl+Enter there confirms), the
+        // Cancel of a Delete or of a bulk Disable, else the confirming
+        // button.
+        var risky = d.querySelector(".btn-danger") || d.querySelector('input[name="action"][value="disable"]');
+        var first = d.querySelector("textarea#reason") || (risky && d.querySelector("[data-cancel]"))
+          || d.querySelector("button[type=submit]") || d.querySelector("[data-cancel]");
         if (first) { first.focus({ preventScroll: true }); }
         d.scrollTop = 0;
       })
@@ -327,7 +329,7 @@
         if (!item.hidden) { shown++; }
       });
       list.hidden = shown === 0;
-      none.textContent = shown === 0 ? "No module matches \u201c" + input.value.trim() + "\u201d." : "";
+      none.textContent = shown === 0 ? "No module matches." : "";
     });
   });
 

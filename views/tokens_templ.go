@@ -135,7 +135,7 @@ func TokenListView(m TokenList) templ.Component {
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, "\"> <span class=\"bulk-hint\" data-bulk-count aria-live=\"polite\">Selected tokens:</span> ")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, "\"> <span class=\"bulk-hint\" data-bulk-count aria-live=\"polite\">Select tokens for a bulk action:</span> ")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}

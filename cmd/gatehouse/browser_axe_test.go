@@ -46,6 +46,10 @@ func axeCheck(b *browserTest, what string) {
 	raw := eval[string](b, `axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
 		.then(r => JSON.stringify(r.violations))`, chromedp.EvalAwaitPromise)
 	b.axeRuns++
+	// And no page scrolls sideways, at any width.
+	if w := eval[[]int](b, `[document.documentElement.scrollWidth, document.documentElement.clientWidth]`); w[0] > w[1] {
+		b.t.Errorf("%s: the page is %d px wide in a window of %d px: it scrolls sideways", what, w[0], w[1])
+	}
 	var vs []axeViolation
 	if err := json.Unmarshal([]byte(raw), &vs); err != nil {
 		b.t.Fatalf("%s: axe result: %v", what, err)
@@ -189,6 +193,24 @@ func axeEverywhere(b *browserTest, width int64) {
 	b.do(chromedp.Click(withText("#bulk button", "Delete")))
 	b.waitDialog("Delete 2 API tokens")
 	axeCheck(b, "bulk Delete dialog")
+
+	// The pages behind the dialogs, as without JavaScript: Enable, and a
+	// bulk action's.
+	b.open("/settings/api-tokens?status=Disabled")
+	disabledID := eval[string](b, `document.querySelector("table.grid tbody .cell-sub").textContent.trim()`)
+	b.open("/settings/api-tokens/" + disabledID + "/enable")
+	axeCheck(b, "confirmation page enable")
+	b.open("/settings/api-tokens/bulk?action=disable&ids=" + id + "&ids=" + disabledID)
+	axeCheck(b, "bulk confirmation page")
+
+	// What a viewer sees: the list without actions, and a refusal.
+	v := b.otherBrowser()
+	v.setViewport(width, 844, width < 600)
+	v.login("viewer@example.com", demoPassword)
+	axeCheck(v, "token list, viewer")
+	v.open("/settings/api-tokens/" + id + "/disable")
+	axeCheck(v, "forbidden")
+	b.axeRuns += v.axeRuns
 	if !t.Failed() {
 		t.Logf("axe-core %s at %d px: %d pages and dialogs, no serious or critical violation", axeVersion(b), width, b.axeRuns)
 	}

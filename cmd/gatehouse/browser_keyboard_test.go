@@ -15,19 +15,34 @@ import (
 
 // focusProblemJS is a JavaScript function of an element that returns what
 // keeps a sighted keyboard user from seeing that the element has the focus,
-// or "" when nothing does: it must be on the page with a size, and show a
-// ring (an outline of at least 2px in a colour that is not transparent) or a
-// box shadow in one.
+// or "" when nothing does. The element must be on the page with a size, and
+// with the focus it must look different from the same element without it:
+// an outline of at least 2px in a colour that is not transparent, or a box
+// shadow that it does not have at rest. (The element at rest is a shallow
+// copy placed beside it, so that its resting shadow, which buttons and fields
+// have, does not pass for a focus ring; and a ring that fades in is judged
+// once its transition ends.)
 const focusProblemJS = `(e => {
 	if (!e || e === document.body || e === document.documentElement) return "nothing has the focus";
 	const r = e.getBoundingClientRect();
 	if (r.width < 1 || r.height < 1) return "the focused element has no size (" + r.width + "×" + r.height + ")";
+	// A ring that fades in is judged as it ends.
+	e.getAnimations().forEach(a => a.finish());
 	const s = getComputedStyle(e);
 	if (s.visibility !== "visible") return "the focused element is invisible";
+	const rest = e.cloneNode(false);
+	rest.removeAttribute("id");
+	rest.removeAttribute("autofocus");
+	e.after(rest);
+	const r2 = getComputedStyle(rest);
+	const restOutline = r2.outlineStyle !== "none" && parseFloat(r2.outlineWidth) > 0;
+	const restShadow = r2.boxShadow;
+	rest.remove();
 	const opaque = c => !/rgba\([^)]*,\s*0\)$/.test(c) && c !== "transparent";
-	const ring = s.outlineStyle !== "none" && parseFloat(s.outlineWidth) >= 2 && opaque(s.outlineColor);
-	const shadow = s.boxShadow !== "none" && /rgb\(|rgba\((?![^)]*,\s*0\))/.test(s.boxShadow);
-	return ring || shadow ? "" : "no focus ring (outline " + s.outlineStyle + " " + s.outlineWidth + " " + s.outlineColor + ", box-shadow " + s.boxShadow + ")";
+	const ring = s.outlineStyle !== "none" && parseFloat(s.outlineWidth) >= 2 && opaque(s.outlineColor) && !restOutline;
+	const shadow = s.boxShadow !== "none" && s.boxShadow !== restShadow && /rgb\(/.test(s.boxShadow);
+	return ring || shadow ? "" : "no focus ring (outline " + s.outlineStyle + " " + s.outlineWidth + " " + s.outlineColor +
+		", box-shadow " + s.boxShadow + "; at rest: box-shadow " + restShadow + ")";
 })`
 
 // wantFocusVisible fails the test when the element with the focus does not
