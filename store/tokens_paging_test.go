@@ -107,3 +107,32 @@ func TestListTokensPagesFromEitherEnd(t *testing.T) {
 		}
 	}
 }
+
+func TestRecountTokensRepairsDrift(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	seedTokens(t, f.s, f.acc.ID, 12)
+	if n, err := f.s.RecountTokens(ctx); err != nil || n != 0 {
+		t.Fatalf("recount of counts in step = %d, %v; want 0", n, err)
+	}
+	// Writes behind the triggers' back: a wrong count, a missing one, and
+	// one for tokens that do not exist.
+	for _, q := range []string{
+		`UPDATE api_token_counts SET n = n + 5 WHERE status = 'Active'`,
+		`DELETE FROM api_token_counts WHERE status = 'Disabled'`,
+		`INSERT INTO api_token_counts (account_id, status, n) VALUES ('ACC-0000-0000', 'Active', 3)`,
+	} {
+		if _, err := f.s.db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := f.s.RecountTokens(ctx)
+	if err != nil || n != 3 {
+		t.Errorf("recount = %d, %v; want the 3 wrong counts", n, err)
+	}
+	wantCountsInStep(t, f.s)
+	page, err := f.s.ListTokens(ctx, f.acc.ID, TokenQuery{Limit: 5, Offset: 10})
+	if err != nil || page.Total != 12 || len(page.Tokens) != 2 {
+		t.Errorf("after the recount the last page has %d of %d tokens, %v; want 2 of 12", len(page.Tokens), page.Total, err)
+	}
+}

@@ -103,6 +103,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			logger.Info("demo data created")
 		}
 	}
+	// The list's row counts must match the tokens; repair them if anything
+	// wrote to the tokens behind their triggers.
+	if wrong, err := st.RecountTokens(ctx); err != nil {
+		return err
+	} else if wrong > 0 {
+		logger.Warn("token counts were out of step with the tokens and have been rebuilt", "counts", wrong)
+	}
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
