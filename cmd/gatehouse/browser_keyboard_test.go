@@ -54,25 +54,29 @@ func (b *browserTest) wantFocusVisible(where string) {
 	}
 }
 
-// tabTo presses Tab (or Shift+Tab when back is true) until the element with
-// the focus matches the JavaScript predicate of the element e, checking at
-// every stop that the focus is visible, and fails the test after max
-// presses. It returns how many presses it took.
-func (b *browserTest) tabTo(what, predicate string, back bool, max int) int {
+// tabTo presses Tab until the element with the focus matches the
+// JavaScript predicate of the element e, checking at every stop that the
+// focus is visible, and fails the test after max presses.
+func (b *browserTest) tabTo(what, predicate string, max int) {
 	b.t.Helper()
-	for n := 1; n <= max; n++ {
-		if back {
-			b.do(chromedp.KeyEvent(kb.Tab, chromedp.KeyModifiers(chromedp.ModifierShift)))
-		} else {
-			b.press(kb.Tab)
-		}
+	for range max {
+		b.press(kb.Tab)
 		b.wantFocusVisible("tabbing to " + what)
 		if eval[bool](b, `(e => `+predicate+`)(document.activeElement)`) {
-			return n
+			return
 		}
 	}
 	b.t.Fatalf("%d presses of Tab did not reach %s; the focus is on %s", max, what, b.focused())
-	return 0
+}
+
+// wantChanged fails the test unless the page says the token was changed
+// (done: "disabled", "enabled") and its row shows the status.
+func (b *browserTest) wantChanged(id, name, done, status string) {
+	b.t.Helper()
+	b.wantFlash("API token " + id + " was " + done + ".")
+	if got := b.rowStatus(name); got != status {
+		b.t.Fatalf("after the token was %s by keyboard the list shows it %q, want %s", done, got, status)
+	}
 }
 
 func TestBrowserKeyboardOnly(t *testing.T) {
@@ -83,13 +87,13 @@ func TestBrowserKeyboardOnly(t *testing.T) {
 	b.open("/login")
 	b.waitUntil("the email field has the focus", `document.activeElement?.id === "email"`)
 	b.press("admin@example.com")
-	b.tabTo("the password field", `e.id === "password"`, false, 1)
+	b.tabTo("the password field", `e.id === "password"`, 1)
 	b.press(demoPassword)
 	b.newDocument("press Enter in the password field", chromedp.KeyEvent(kb.Enter))
 	b.wantPath("/settings/api-tokens")
 
 	// Find the token: the search field, its name, Enter.
-	b.tabTo("the search field", `e.id === "q"`, false, 15)
+	b.tabTo("the search field", `e.id === "q"`, 15)
 	b.press(name)
 	b.newDocument("press Enter in the search field", chromedp.KeyEvent(kb.Enter))
 	if got := b.names(); len(got) != 1 || got[0] != name {
@@ -101,7 +105,7 @@ func TestBrowserKeyboardOnly(t *testing.T) {
 	// dialog's Disable button.
 	toMenu := func() {
 		t.Helper()
-		b.tabTo("the ••• button of "+name, `e.matches("summary") && e.getAttribute("aria-label") === `+jsString("Actions for "+name), false, 30)
+		b.tabTo("the ••• button of "+name, `e.matches("summary") && e.getAttribute("aria-label") === `+jsString("Actions for "+name), 30)
 		b.press(kb.Enter)
 		b.waitUntil("the menu opens with the focus on its first item", `document.activeElement?.matches("details[data-menu][open] .menu-list a")`)
 		b.wantFocusVisible("the menu's first item")
@@ -120,15 +124,12 @@ func TestBrowserKeyboardOnly(t *testing.T) {
 	}
 	b.wantFocusVisible("the dialog's reason field")
 	b.press("Incident 4711")
-	b.tabTo("the dialog's Disable button", `e.matches("dialog[open] button[type=submit]")`, false, 5)
+	b.tabTo("the dialog's Disable button", `e.matches("dialog[open] button[type=submit]")`, 5)
 	if got := b.focused(); got != `button "Disable"` {
 		t.Errorf("Tab from the reason went to %s, want the Disable button", got)
 	}
 	b.newDocument("press Enter on Disable", chromedp.KeyEvent(kb.Enter))
-	b.wantFlash("API token " + id + " was disabled.")
-	if got := b.rowStatus(name); got != "Disabled" {
-		t.Fatalf("after disabling by keyboard the list shows the token %q", got)
-	}
+	b.wantChanged(id, name, "disabled", "Disabled")
 	if q := b.location().Query().Get("q"); q != name {
 		t.Errorf("after the Disable the list lost its search: q=%q", q)
 	}
@@ -144,10 +145,7 @@ func TestBrowserKeyboardOnly(t *testing.T) {
 		t.Errorf("the Enable dialog opened with the focus on %s, want its Enable button", got)
 	}
 	b.newDocument("press Enter on Enable", chromedp.KeyEvent(kb.Enter))
-	b.wantFlash("API token " + id + " was enabled.")
-	if got := b.rowStatus(name); got != "Active" {
-		t.Fatalf("after enabling by keyboard the list shows the token %q", got)
-	}
+	b.wantChanged(id, name, "enabled", "Active")
 
 	// Ctrl+Enter in the reason confirms at once.
 	toMenu()
@@ -155,10 +153,7 @@ func TestBrowserKeyboardOnly(t *testing.T) {
 	b.waitDialog("Disable API token")
 	b.press("Second incident")
 	b.newDocument("press Ctrl+Enter in the reason", chromedp.KeyEvent(kb.Enter, chromedp.KeyModifiers(chromedp.ModifierCtrl)))
-	b.wantFlash("API token " + id + " was disabled.")
-	if got := b.rowStatus(name); got != "Disabled" {
-		t.Fatalf("after Ctrl+Enter in the reason the list shows the token %q", got)
-	}
+	b.wantChanged(id, name, "disabled", "Disabled")
 
 	// The changes are on its audit trail, the reasons with the Disables.
 	b.open("/settings/api-tokens/" + id + "/audit")
