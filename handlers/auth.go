@@ -182,6 +182,9 @@ func (h *Handler) login(c echo.Context) error {
 	if err := h.sessions.Save(c.Request(), c.Response(), sess); err != nil {
 		return err
 	}
+	if err := h.newCSRF(c); err != nil {
+		return err
+	}
 	h.log.Info("login", "request_id", requestID(c), "user_id", u.ID)
 	next := m.Next
 	if next == "" || strings.HasPrefix(next, "/login") {
@@ -197,6 +200,9 @@ func (h *Handler) logout(c echo.Context) error {
 	}
 	sess.Options.MaxAge = -1
 	if err := h.sessions.Save(c.Request(), c.Response(), sess); err != nil {
+		return err
+	}
+	if err := h.newCSRF(c); err != nil {
 		return err
 	}
 	if u, ok := currentUser(c); ok {

@@ -43,6 +43,13 @@ func TestLoginLogoutRoundTrip(t *testing.T) {
 	if sid == "planted-session-id" || len(sid) < 40 {
 		t.Fatalf("session id after login = %q", sid)
 	}
+	// So must the CSRF token: the one from before login is refused after it.
+	if got := c.cookie(CSRFCookie).Value; got == tok || len(got) != 43 {
+		t.Fatalf("CSRF token after login = %q, before %q", got, tok)
+	}
+	if r := c.post("/logout", url.Values{"_csrf": {tok}}); r.StatusCode != http.StatusForbidden {
+		t.Errorf("logout with the token from before login = %d, want 403", r.StatusCode)
+	}
 
 	r = c.get("/settings/api-tokens")
 	if r.StatusCode != http.StatusOK {
@@ -70,6 +77,9 @@ func TestLoginLogoutRoundTrip(t *testing.T) {
 	r = c.post("/logout", url.Values{"_csrf": {tok}})
 	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/login?logged_out=1" {
 		t.Fatalf("logout = %d %s", r.StatusCode, r.Header.Get("Location"))
+	}
+	if got := c.cookie(CSRFCookie).Value; got == tok {
+		t.Error("CSRF token unchanged by logout")
 	}
 	if !strings.Contains(c.get("/login?logged_out=1").body, "You have been logged out.") {
 		t.Error("no logged-out message")

@@ -27,21 +27,12 @@ func csrfToken(c echo.Context) string {
 // Both checks apply; one does not excuse the other.
 func (h *Handler) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		token := ""
 		if ck, err := c.Cookie(CSRFCookie); err == nil && len(ck.Value) == 43 {
-			token = ck.Value
-		} else {
-			b := make([]byte, 32)
-			if _, err := rand.Read(b); err != nil {
-				return err
-			}
-			token = base64.RawURLEncoding.EncodeToString(b)
-			c.SetCookie(&http.Cookie{
-				Name: CSRFCookie, Value: token, Path: "/",
-				HttpOnly: true, Secure: h.tls, SameSite: http.SameSiteLaxMode,
-			})
+			c.Set(ctxCSRF, ck.Value)
+		} else if err := h.newCSRF(c); err != nil {
+			return err
 		}
-		c.Set(ctxCSRF, token)
+		token := csrfToken(c)
 		switch c.Request().Method {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
 			return next(c)
@@ -64,6 +55,24 @@ func (h *Handler) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// newCSRF gives the browser a new CSRF token. Login and logout call it, so
+// that a token seen before either (planted by another site, say, or read
+// off a shared machine) is worthless after it; forms still open in other tabs
+// then say they have expired.
+func (h *Handler) newCSRF(c echo.Context) error {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return err
+	}
+	token := base64.RawURLEncoding.EncodeToString(b)
+	c.SetCookie(&http.Cookie{
+		Name: CSRFCookie, Value: token, Path: "/",
+		HttpOnly: true, Secure: h.tls, SameSite: http.SameSiteLaxMode,
+	})
+	c.Set(ctxCSRF, token)
+	return nil
 }
 
 // parseForm reads a form body, so that a body over the limit is a 413 and a
