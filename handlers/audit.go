@@ -170,9 +170,28 @@ func (h *Handler) fillAuditGrid(c echo.Context, g *views.AuditGrid, action, obje
 		s := shortEvent(e)
 		g.Events = append(g.Events, views.Option{Value: s, Label: eventLabel(s), Selected: f.Event == s})
 	}
+	// The account grid links the tokens that still exist; the lookup is one
+	// query for the page, not one per row.
+	var live map[string]bool
+	if g.ShowObject {
+		var ids []string
+		for _, r := range page.Records {
+			if r.ObjectType == store.ObjectTypeToken {
+				ids = append(ids, r.ObjectID)
+			}
+		}
+		if live, err = h.store.LiveTokens(c.Request().Context(), u.AccountID, ids); err != nil {
+			return 0, err
+		}
+	}
 	for _, r := range page.Records {
+		objectURL := ""
+		if live[r.ObjectID] && r.ObjectType == store.ObjectTypeToken {
+			objectURL = "/settings/api-tokens/" + r.ObjectID
+		}
 		g.Rows = append(g.Rows, views.AuditRow{
-			ID: r.ID, When: formatDateTime(r.OccurredAt), Event: shortEvent(r.Event),
+			ObjectURL: objectURL,
+			ID:        r.ID, When: formatDateTime(r.OccurredAt), Event: shortEvent(r.Event),
 			ActorName: r.Actor.Name, ActorID: r.Actor.ID, IP: r.Actor.IP, UserAgent: r.Actor.UserAgent,
 			Summary: r.Summary, Reason: auditReason(r), ObjectType: r.ObjectType, ObjectID: r.ObjectID, ObjectName: r.ObjectName,
 			URL: withQuery("/settings/audit-trail/"+r.ID, url.Values{"back": {here}}),

@@ -43,7 +43,7 @@ func TestAuditTrailPage(t *testing.T) {
 	}
 	// Newest first, and paging older then newer returns to the same rows.
 	recordOf := func(href string) string { return strings.Split(href, "?")[0] }
-	first := recordOf(rows.First().Find("a").AttrOr("href", ""))
+	first := recordOf(rows.First().Find("td.cell-action a").AttrOr("href", ""))
 	older, ok := d.Find(`a[rel="next"]`).Attr("href")
 	if !ok {
 		t.Fatal("no Older link")
@@ -53,11 +53,54 @@ func TestAuditTrailPage(t *testing.T) {
 	if !ok {
 		t.Fatal("no Newer link on page 2")
 	}
-	if got := recordOf(c.get(newer).doc(t).Find("table.audit-grid tbody tr").First().Find("a").AttrOr("href", "")); got != first {
+	if got := recordOf(c.get(newer).doc(t).Find("table.audit-grid tbody tr").First().Find("td.cell-action a").AttrOr("href", "")); got != first {
 		t.Errorf("Newer from page 2 starts with %q, want %q", got, first)
 	}
 	if d.Find("#event option").Length() != len(store.AuditEvents)+1 {
 		t.Errorf("event filter has %d options", d.Find("#event option").Length())
+	}
+}
+
+// The account grid links a token's name to its page while the token exists,
+// and shows a deleted token's name as plain text.
+func TestAuditGridLinksLiveTokens(t *testing.T) {
+	app := newTestApp(t)
+	c := app.client(t)
+	c.mustLogin("viewer@example.com")
+	live := app.demoToken(t, "Data warehouse export")
+	gone := app.demoToken(t, "Production billing sync")
+	if err := app.store.DeleteToken(t.Context(), store.SystemActor, app.acc.ID, gone.ID, gone.Version); err != nil {
+		t.Fatal(err)
+	}
+	objects := func(d *goquery.Document, id string) *goquery.Selection {
+		return d.Find("table.audit-grid tbody td.cell-object").FilterFunction(func(_ int, s *goquery.Selection) bool {
+			return squash(s.Find(".cell-sub").Text()) == id
+		})
+	}
+	d := c.get("/settings/audit-trail?event=disabled").doc(t)
+	cells := objects(d, live.ID)
+	if cells.Length() == 0 {
+		t.Fatalf("no disable record of %s on the page", live.ID)
+	}
+	cells.Each(func(_ int, s *goquery.Selection) {
+		if href, _ := s.Find("a.cell-main").Attr("href"); href != "/settings/api-tokens/"+live.ID {
+			t.Errorf("%s: object link = %q", live.ID, href)
+		}
+		if squash(s.Find(".cell-main").Text()) != live.Name {
+			t.Errorf("%s: object name = %q", live.ID, squash(s.Find(".cell-main").Text()))
+		}
+	})
+	d = c.get("/settings/audit-trail?event=deleted").doc(t)
+	cells = objects(d, gone.ID)
+	if cells.Length() != 1 {
+		t.Fatalf("%d delete records of %s, want 1", cells.Length(), gone.ID)
+	}
+	if cells.Find("a").Length() != 0 || squash(cells.Find(".cell-main").Text()) != gone.Name {
+		t.Errorf("deleted token's object cell = %q, want its name unlinked", squash(cells.Text()))
+	}
+	// The token's own grid has no object column to link.
+	if n := c.get("/settings/api-tokens/" + live.ID + "/audit").doc(t).Find("td.cell-object").Length(); n != 0 {
+		t.Errorf("token grid has %d object cells", n)
 	}
 }
 
@@ -106,7 +149,7 @@ func TestAuditRecordView(t *testing.T) {
 	c.mustLogin("viewer@example.com")
 	tok := app.demoToken(t, "Data warehouse export")
 	d := c.get("/settings/api-tokens/" + tok.ID + "/audit?event=disabled").doc(t)
-	link, ok := d.Find("table.audit-grid tbody a").Attr("href")
+	link, ok := d.Find("table.audit-grid tbody td.cell-action a").Attr("href")
 	if !ok {
 		t.Fatal("no record link")
 	}

@@ -185,6 +185,7 @@ type AuditRow struct {
 	ObjectType string
 	ObjectID   string
 	ObjectName string
+	ObjectURL  string // the object's page, if it still exists
 	URL        string // the record's own page
 }
 

@@ -130,7 +130,7 @@ func axeEverywhere(b *browserTest, width int64) {
 	b.waitUntil("the value shows", `!document.querySelector("#token-value").textContent.includes("•")`)
 	axeCheck(b, "details with the value shown")
 	b.open("/settings/api-tokens/" + id + "/audit")
-	rec := eval[string](b, `document.querySelector("table.audit-grid tbody a").getAttribute("href")`)
+	rec := eval[string](b, `document.querySelector("table.audit-grid tbody td.cell-action a").getAttribute("href")`)
 	b.open(rec)
 	axeCheck(b, "audit record")
 	b.open("/settings/audit-trail")

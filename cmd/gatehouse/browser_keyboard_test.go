@@ -223,7 +223,7 @@ func TestBrowserFocusVisibleEverywhere(t *testing.T) {
 		stops[p] = tabThrough(p)
 	}
 	b.open("/settings/api-tokens/" + id + "/audit")
-	rec := eval[string](b, `document.querySelector("table.audit-grid tbody a").getAttribute("href")`)
+	rec := eval[string](b, `document.querySelector("table.audit-grid tbody td.cell-action a").getAttribute("href")`)
 	b.open(rec)
 	stops["audit record"] = tabThrough("audit record")
 

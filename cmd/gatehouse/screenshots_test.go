@@ -89,7 +89,7 @@ func TestScreenshots(t *testing.T) {
 			shot("token-"+tab, "/settings/api-tokens/"+id+"/"+tab)
 		}
 		b.open("/settings/api-tokens/" + id + "/audit")
-		rec := eval[string](b, `document.querySelector("table.audit-grid tbody a").getAttribute("href")`)
+		rec := eval[string](b, `document.querySelector("table.audit-grid tbody td.cell-action a").getAttribute("href")`)
 		shot("audit-record", rec)
 		shot("audit-trail", "/settings/audit-trail")
 		shot("audit-trail-error", "/settings/audit-trail?from=garbage&event=disabled")
