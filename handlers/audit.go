@@ -190,11 +190,10 @@ func (h *Handler) fillAuditGrid(c echo.Context, g *views.AuditGrid, action, obje
 			objectURL = "/settings/api-tokens/" + r.ObjectID
 		}
 		g.Rows = append(g.Rows, views.AuditRow{
-			ObjectURL: objectURL,
-			ID:        r.ID, When: formatDateTime(r.OccurredAt), Event: shortEvent(r.Event),
+			ID: r.ID, When: formatDateTime(r.OccurredAt), Event: shortEvent(r.Event),
 			ActorName: r.Actor.Name, ActorID: r.Actor.ID, IP: r.Actor.IP, UserAgent: r.Actor.UserAgent,
 			Summary: r.Summary, Reason: auditReason(r), ObjectType: r.ObjectType, ObjectID: r.ObjectID, ObjectName: r.ObjectName,
-			URL: withQuery("/settings/audit-trail/"+r.ID, url.Values{"back": {here}}),
+			ObjectURL: objectURL, URL: withQuery("/settings/audit-trail/"+r.ID, url.Values{"back": {here}}),
 		})
 	}
 	if len(f.errors) > 0 {
