@@ -81,8 +81,13 @@ func TestListShowsTheAccountsLiveTokens(t *testing.T) {
 	if cells.Eq(0).Find(".avatar").Text() != "PB" || !regexp.MustCompile(`^TKN-\d{4}-\d{4}$`).MatchString(cells.Eq(0).Find(".cell-sub").Text()) {
 		t.Errorf("token cell = %q, want initials PB, the name and the TKN id", squash(cells.Eq(0).Text()))
 	}
-	if got := squash(cells.Eq(1).Text()); got != "+2 2 modules" {
+	if got := squash(cells.Eq(1).Text()); got != "+2 2 modules : Account management, Billing" {
 		t.Errorf("modules cell = %q", got)
+	}
+	// A screen reader hears the count once, then the names a tooltip shows.
+	if cells.Eq(1).Find(".chip").AttrOr("aria-hidden", "") != "true" || squash(cells.Eq(1).Find(".visually-hidden").Text()) != ": Account management, Billing" {
+		t.Errorf("modules cell for screen readers: chip aria-hidden %q, hidden text %q",
+			cells.Eq(1).Find(".chip").AttrOr("aria-hidden", ""), squash(cells.Eq(1).Find(".visually-hidden").Text()))
 	}
 	if title, _ := cells.Eq(1).Find("[title]").Attr("title"); title != "Account management, Billing" {
 		t.Errorf("modules tooltip = %q", title)
