@@ -14,8 +14,9 @@ import (
 	"gatehouse/store"
 )
 
-// TestConcurrentToggling: 50 concurrent clients toggle one token for 10
-// seconds through the real HTTP stack. No 5xx, no "database is locked", the
+// TestConcurrentToggling: 50 concurrent clients toggle one token through the
+// real HTTP stack for 10 seconds, and on until 20 transitions have succeeded
+// (a busy machine is slow, not wrong; it gives up after 2 minutes). No 5xx, no "database is locked", the
 // final state is the last successful transition's, exactly one audit record
 // per successful transition, and the chain verifies afterwards.
 func TestConcurrentToggling(t *testing.T) {
@@ -46,14 +47,22 @@ func TestConcurrentToggling(t *testing.T) {
 		conflicts atomic.Int64
 		failures  atomic.Int64
 	)
-	deadline := time.Now().Add(10 * time.Second)
+	const wantTransitions = 20
+	start := time.Now()
+	running := func() bool {
+		mu.Lock()
+		n := len(successes)
+		mu.Unlock()
+		took := time.Since(start)
+		return took < 10*time.Second || (n < wantTransitions && took < 2*time.Minute)
+	}
 	var wg sync.WaitGroup
 	for w := range 50 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			c := clients[w%len(clients)]
-			for time.Now().Before(deadline) {
+			for running() {
 				cur, err := app.store.Token(context.Background(), app.acc.ID, tok.ID)
 				if err != nil {
 					failures.Add(1)
@@ -92,8 +101,8 @@ func TestConcurrentToggling(t *testing.T) {
 	}
 	wg.Wait()
 	t.Logf("%d requests: %d transitions, %d stale (409), %d failures", requests.Load(), len(successes), conflicts.Load(), failures.Load())
-	if len(successes) < 10 {
-		t.Fatalf("only %d successful transitions", len(successes))
+	if len(successes) < wantTransitions {
+		t.Fatalf("only %d successful transitions in %s", len(successes), time.Since(start).Round(time.Second))
 	}
 	if strings.Contains(app.logs.String(), "database is locked") || strings.Contains(app.logs.String(), "SQLITE_BUSY") {
 		t.Error("the log mentions a locked database")
