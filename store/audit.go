@@ -356,6 +356,67 @@ func (s *Store) VerifyAudit(ctx context.Context) (VerifyResult, error) {
 	return res, rows.Err()
 }
 
+// AuditAnchor pins a record of the chain by its position and hash. The chain
+// alone cannot show that its newest records were cut off, or that someone
+// who holds the database recomputed it from some record on; an anchor kept
+// somewhere else can. The server logs the head's anchor at start and hourly,
+// and "gatehouse audit verify --anchor" checks one.
+type AuditAnchor struct {
+	Seq  int64
+	ID   string // the record's AUD id (not part of the written form)
+	Hash string
+}
+
+// String is the anchor's written form, SEQ:HASH.
+func (a AuditAnchor) String() string { return strconv.FormatInt(a.Seq, 10) + ":" + a.Hash }
+
+// ParseAuditAnchor reads SEQ:HASH, as String writes it.
+func ParseAuditAnchor(s string) (AuditAnchor, bool) {
+	seq, hash, ok := strings.Cut(strings.TrimSpace(s), ":")
+	n, err := strconv.ParseInt(seq, 10, 64)
+	if !ok || err != nil || n < 1 || len(hash) != sha256.Size*2 {
+		return AuditAnchor{}, false
+	}
+	if _, err := hex.DecodeString(hash); err != nil || strings.ToLower(hash) != hash {
+		return AuditAnchor{}, false
+	}
+	return AuditAnchor{Seq: n, Hash: hash}, true
+}
+
+// AuditHead returns the anchor of the newest record; ErrNotFound when the
+// trail is empty.
+func (s *Store) AuditHead(ctx context.Context) (AuditAnchor, error) {
+	var a AuditAnchor
+	err := s.db.QueryRowContext(ctx, `SELECT seq, id, hash FROM audit_records ORDER BY seq DESC LIMIT 1`).Scan(&a.Seq, &a.ID, &a.Hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return AuditAnchor{}, ErrNotFound
+	}
+	return a, err
+}
+
+// CheckAuditAnchor reports how the trail stands against an anchor taken
+// earlier: "" when the record at its position still has its hash (with an
+// intact chain, everything up to it is then unchanged), or what went wrong.
+func (s *Store) CheckAuditAnchor(ctx context.Context, a AuditAnchor) (string, error) {
+	var hash string
+	err := s.db.QueryRowContext(ctx, `SELECT hash FROM audit_records WHERE seq = ?`, a.Seq).Scan(&hash)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		head, err := s.AuditHead(ctx)
+		if errors.Is(err, ErrNotFound) {
+			return fmt.Sprintf("the anchored record #%d is gone: the trail is empty", a.Seq), nil
+		} else if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("the anchored record #%d is gone: the trail now ends at #%d, so its newest records were removed", a.Seq, head.Seq), nil
+	case err != nil:
+		return "", err
+	case hash != a.Hash:
+		return fmt.Sprintf("record #%d no longer has the anchored hash: the trail was rewritten, or cut back and written again, at or before it", a.Seq), nil
+	}
+	return "", nil
+}
+
 // ListAuditOffset returns records of the account's trail, newest first, by
 // offset and limit, optionally filtered by an RQL condition: the API's view of
 // the trail. The total is counted up to AuditCountCap.

@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -138,5 +141,104 @@ func TestVerifyAudit(t *testing.T) {
 	res, err = f.s.VerifyAudit(ctx)
 	if err != nil || res.BadID != id || res.Count != 3 {
 		t.Fatalf("altered chain: %+v, %v; want %s named after 3 good records", res, err, id)
+	}
+}
+
+func TestParseAuditAnchor(t *testing.T) {
+	h := strings.Repeat("0123456789abcdef", 4)
+	a, ok := ParseAuditAnchor(" 42:" + h + "\n")
+	if !ok || a.Seq != 42 || a.Hash != h || a.String() != "42:"+h {
+		t.Fatalf("ParseAuditAnchor = %+v, %v", a, ok)
+	}
+	for _, bad := range []string{"", "42", ":" + h, "0:" + h, "-1:" + h, "x:" + h, "42:" + h[1:], "42:" + strings.ToUpper(h),
+		"42:" + h[:63] + "g", "42:" + h + "00", "9999999999999999999999:" + h} {
+		if _, ok := ParseAuditAnchor(bad); ok {
+			t.Errorf("ParseAuditAnchor(%q) accepted", bad)
+		}
+	}
+}
+
+// An anchor taken from the head catches what the chain alone cannot: its
+// newest records cut off, and the chain recomputed from a record on.
+func TestAuditAnchor(t *testing.T) {
+	f, _ := auditFixture(t, 5)
+	ctx := context.Background()
+	head, err := f.s.AuditHead(ctx)
+	if err != nil || head.Seq == 0 || len(head.Hash) != 64 || !strings.HasPrefix(head.ID, "AUD-") {
+		t.Fatalf("head = %+v, %v", head, err)
+	}
+	mid := AuditAnchor{Seq: head.Seq - 2}
+	f.s.db.QueryRow(`SELECT hash FROM audit_records WHERE seq = ?`, mid.Seq).Scan(&mid.Hash)
+	for _, a := range []AuditAnchor{head, mid} {
+		if problem, err := f.s.CheckAuditAnchor(ctx, a); err != nil || problem != "" {
+			t.Fatalf("untouched trail against %s: %q, %v", a, problem, err)
+		}
+	}
+	if problem, _ := f.s.CheckAuditAnchor(ctx, AuditAnchor{Seq: mid.Seq, Hash: head.Hash}); !strings.Contains(problem, "no longer has the anchored hash") {
+		t.Errorf("wrong hash at #%d: %q", mid.Seq, problem)
+	}
+
+	// Cut off the two newest records: the chain still verifies, the head's
+	// anchor does not.
+	if _, err := f.s.db.Exec(`DROP TRIGGER audit_records_no_delete`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.s.db.Exec(`DELETE FROM audit_records WHERE seq > ?`, head.Seq-2); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := f.s.VerifyAudit(ctx); err != nil || res.BadID != "" {
+		t.Fatalf("truncated chain: %+v, %v; the chain alone cannot tell", res, err)
+	}
+	problem, err := f.s.CheckAuditAnchor(ctx, head)
+	if err != nil || !strings.Contains(problem, fmt.Sprintf("#%d is gone: the trail now ends at #%d", head.Seq, head.Seq-2)) {
+		t.Errorf("truncated trail against the head: %q, %v", problem, err)
+	}
+	if problem, _ := f.s.CheckAuditAnchor(ctx, mid); problem != "" {
+		t.Errorf("truncated trail against an anchor before the cut: %q", problem)
+	}
+
+	// Rewrite the second record and recompute the chain from it, as someone
+	// holding the database could: it verifies, the anchor after it does not.
+	if _, err := f.s.db.Exec(`DROP TRIGGER audit_records_no_update`); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := f.s.db.Query(`SELECT ` + auditColumns + ` FROM audit_records ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []AuditRecord
+	for rows.Next() {
+		r, err := scanAudit(rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, r)
+	}
+	rows.Close()
+	recs[1].Summary = "nothing to see"
+	prev := recs[0].Hash
+	for _, r := range recs[1:] {
+		r.PrevHash, r.Hash = prev, chainHash(prev, r)
+		if _, err := f.s.db.Exec(`UPDATE audit_records SET summary = ?, prev_hash = ?, hash = ? WHERE seq = ?`, r.Summary, r.PrevHash, r.Hash, r.Seq); err != nil {
+			t.Fatal(err)
+		}
+		prev = r.Hash
+	}
+	if res, err := f.s.VerifyAudit(ctx); err != nil || res.BadID != "" {
+		t.Fatalf("recomputed chain: %+v, %v; the chain alone cannot tell", res, err)
+	}
+	if problem, _ := f.s.CheckAuditAnchor(ctx, mid); !strings.Contains(problem, fmt.Sprintf("record #%d no longer has the anchored hash", mid.Seq)) {
+		t.Errorf("recomputed trail against an anchor after the change: %q", problem)
+	}
+
+	// An empty trail.
+	if _, err := f.s.db.Exec(`DELETE FROM audit_records`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.s.AuditHead(ctx); !errors.Is(err, ErrNotFound) {
+		t.Errorf("head of an empty trail: %v", err)
+	}
+	if problem, _ := f.s.CheckAuditAnchor(ctx, mid); !strings.Contains(problem, "the trail is empty") {
+		t.Errorf("empty trail: %q", problem)
 	}
 }

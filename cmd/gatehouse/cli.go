@@ -194,8 +194,17 @@ func auditCommand(ctx context.Context, args []string, getenv func(string) string
 	}
 	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
 	data := dataFlag(fs, getenv)
+	anchorFlag := fs.String("anchor", "", "SEQ:HASH of a record, as an earlier verify or the server's \"audit head\" log line printed it: check that the trail still holds it")
 	if err := parseFlags(fs, args[1:], stderr); err != nil {
 		return err
+	}
+	var anchor store.AuditAnchor
+	if *anchorFlag != "" {
+		var ok bool
+		if anchor, ok = store.ParseAuditAnchor(*anchorFlag); !ok {
+			fmt.Fprintln(stderr, "--anchor must be SEQ:HASH, a record number and its 64-character hex hash, as verify prints it")
+			return errUsage
+		}
 	}
 	st, err := openStore(ctx, *data)
 	if err != nil {
@@ -212,6 +221,22 @@ func auditCommand(ctx context.Context, args []string, getenv func(string) string
 		return errAuditBroken
 	}
 	fmt.Fprintf(stdout, "Audit trail intact: %d records verified.\n", res.Count)
+	if anchor.Seq != 0 {
+		problem, err := st.CheckAuditAnchor(ctx, anchor)
+		if err != nil {
+			return err
+		}
+		if problem != "" {
+			fmt.Fprintf(stdout, "Audit trail BROKEN against anchor %s: %s.\n", anchor, problem)
+			return errAuditBroken
+		}
+		fmt.Fprintf(stdout, "Anchor holds: record #%d and every record before it are as they were when the anchor was taken.\n", anchor.Seq)
+	}
+	if head, err := st.AuditHead(ctx); err == nil {
+		fmt.Fprintf(stdout, "Head: %s (#%d). Its anchor, to keep somewhere else and check later with --anchor: %s\n", head.ID, head.Seq, head)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
 	return nil
 }
 

@@ -65,6 +65,17 @@ func TestCLIUsersTokensAndAuditVerify(t *testing.T) {
 	if err != nil || !strings.Contains(out, "intact: 1 records") {
 		t.Fatalf("audit verify: %v %s", err, out)
 	}
+	// It prints the head's anchor; checked later, the anchor holds.
+	anchor := regexp.MustCompile(`--anchor: (\d+:[0-9a-f]{64})\n`).FindStringSubmatch(out)
+	if anchor == nil {
+		t.Fatalf("audit verify printed no anchor: %s", out)
+	}
+	if out, err := runCLI(t, dir, "", "audit", "verify", "--anchor", anchor[1]); err != nil || !strings.Contains(out, "Anchor holds: record #1 ") {
+		t.Errorf("audit verify --anchor %s: %v %s", anchor[1], err, out)
+	}
+	if out, err := runCLI(t, dir, "", "audit", "verify", "--anchor", "1:nothex"); !errors.Is(err, errUsage) || !strings.Contains(out, "--anchor must be SEQ:HASH") {
+		t.Errorf("audit verify with a malformed anchor: %v %s", err, out)
+	}
 	// Tamper behind the app's back, as someone with the sqlite3 shell would.
 	var id string
 	db.QueryRow(`SELECT id FROM audit_records`).Scan(&id)
@@ -75,6 +86,22 @@ func TestCLIUsersTokensAndAuditVerify(t *testing.T) {
 	out, err = runCLI(t, dir, "", "audit", "verify")
 	if !errors.Is(err, errAuditBroken) || !strings.Contains(out, "BROKEN at record "+id) {
 		t.Errorf("tampered audit verify: %v %s", err, out)
+	}
+	// Removing the record is invisible to the chain, not to the anchor.
+	db, err = sql.Open("sqlite", filepath.Join(dir, "gatehouse.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`DROP TRIGGER audit_records_no_delete; DELETE FROM audit_records`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if out, err := runCLI(t, dir, "", "audit", "verify"); err != nil || !strings.Contains(out, "intact: 0 records") {
+		t.Errorf("audit verify of an emptied trail: %v %s", err, out)
+	}
+	out, err = runCLI(t, dir, "", "audit", "verify", "--anchor", anchor[1])
+	if !errors.Is(err, errAuditBroken) || !strings.Contains(out, "BROKEN against anchor "+anchor[1]+": the anchored record #1 is gone") {
+		t.Errorf("audit verify --anchor of an emptied trail: %v %s", err, out)
 	}
 	if strings.Contains(out, value) {
 		t.Error("a token value was printed by audit verify")

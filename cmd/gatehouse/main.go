@@ -45,7 +45,8 @@ Usage:
   gatehouse user set-password --email …
   gatehouse account list
   gatehouse token create --account ACC-… --name … [--module MOD-… …]
-  gatehouse audit verify                    check the audit trail's hash chain
+  gatehouse audit verify [--anchor SEQ:HASH]   check the audit trail's hash chain
+                                            (and that it still holds an anchored record)
   gatehouse seed --tokens N --audit M [--account ACC-…]   bulk data for load tests
   gatehouse backup --out FILE               online, consistent copy of the database
   gatehouse key rotate --new-key-file FILE  re-seal token values under a new key

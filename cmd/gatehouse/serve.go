@@ -110,6 +110,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	} else if wrong > 0 {
 		logger.Warn("token counts were out of step with the tokens and have been rebuilt", "counts", wrong)
 	}
+	head := logAuditHead(ctx, st, logger, store.AuditAnchor{})
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
@@ -152,7 +153,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 	}
 
-	go sweepSessions(ctx, st, logger)
+	go sweepSessions(ctx, st, logger, head)
 	go h.RunFlusher(ctx)
 
 	errc := make(chan error, 1)
@@ -185,16 +186,40 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	return nil
 }
 
+// logAuditHead logs the anchor of the audit trail's newest record unless it
+// is last's, and returns the one it saw. Shipped off the machine with the
+// rest of the log, these lines let "gatehouse audit verify --anchor" show
+// that no record up to them was later removed or rewritten.
+func logAuditHead(ctx context.Context, st *store.Store, logger *slog.Logger, last store.AuditAnchor) store.AuditAnchor {
+	head, err := st.AuditHead(ctx)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return last
+	case err != nil:
+		if ctx.Err() == nil {
+			logger.Error("read the audit head", "error", err)
+		}
+		return last
+	case head != last:
+		logger.Info("audit head", "record", head.ID, "anchor", head.String())
+	}
+	return head
+}
+
 // sweepSessions deletes expired sessions, and logos uploaded for tokens never
-// added, every ten minutes.
-func sweepSessions(ctx context.Context, st *store.Store, logger *slog.Logger) {
+// added, every ten minutes, and logs the audit trail's head hourly when it
+// has moved from head.
+func sweepSessions(ctx context.Context, st *store.Store, logger *slog.Logger, head store.AuditAnchor) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
-	for {
+	for tick := 1; ; tick++ {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			if tick%6 == 0 {
+				head = logAuditHead(ctx, st, logger, head)
+			}
 			now := st.Now()
 			if _, err := st.DeleteExpiredSessions(ctx, now.Add(-handlers.SessionIdleTimeout), now.Add(-handlers.SessionAbsoluteTimeout)); err != nil && ctx.Err() == nil {
 				logger.Error("sweep sessions", "error", err)

@@ -50,4 +50,13 @@ func TestShutdownFlushesLastAccess(t *testing.T) {
 	if !tok.LastAccessAt.Valid || tok.LastAccessAgent != "flush-check/1.0" {
 		t.Errorf("after shutdown, last access = %+v %q; want the call recorded", tok.LastAccessAt, tok.LastAccessAgent)
 	}
+	// At start the server logged the audit trail's head (the token's
+	// creation), for verify --anchor to check later.
+	head, err := st.AuditHead(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `msg="audit head" record=` + head.ID + ` anchor=` + head.String() + "\n"; !strings.Contains(s.stderr.String(), want) {
+		t.Errorf("the log lacks %s:\n%s", want, s.stderr.String())
+	}
 }
