@@ -131,7 +131,7 @@ func (h *Handler) login(c echo.Context) error {
 		m.Error = loginFailed
 		return h.renderLogin(c, http.StatusUnauthorized, m)
 	}
-	keys := []string{"ip:" + c.RealIP(), "email:" + strings.ToLower(email)}
+	keys := []string{ipKey(c.RealIP()), "email:" + strings.ToLower(email)}
 	if wait := h.throttle.attempt(keys...); wait > 0 {
 		secs := int(wait.Round(time.Second) / time.Second)
 		if secs < 1 {

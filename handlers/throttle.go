@@ -1,6 +1,9 @@
 package handlers
 
 import (
+	"cmp"
+	"net"
+	"slices"
 	"sync"
 	"time"
 )
@@ -25,13 +28,24 @@ type attempts struct {
 }
 
 type throttle struct {
-	mu  sync.Mutex
-	now func() time.Time
-	m   map[string]*attempts
+	mu      sync.Mutex
+	now     func() time.Time
+	m       map[string]*attempts
+	maxKeys int
 }
 
 func newThrottle(now func() time.Time) *throttle {
-	return &throttle{now: now, m: map[string]*attempts{}}
+	return &throttle{now: now, m: map[string]*attempts{}, maxKeys: throttleMaxKeys}
+}
+
+// ipKey is the throttle key of a client address. An IPv6 client is keyed by
+// its /64, the block one host or site is usually given, so that walking
+// through the addresses of that block does not buy fresh tries.
+func ipKey(ip string) string {
+	if a := net.ParseIP(ip); a != nil && a.To4() == nil {
+		return "ip:" + a.Mask(net.CIDRMask(64, 128)).String() + "/64"
+	}
+	return "ip:" + ip
 }
 
 // attempt reserves a try for keys: it returns how long the caller must still
@@ -57,12 +71,8 @@ func (t *throttle) attempt(keys ...string) time.Duration {
 
 // failLocked records a failed attempt against each key.
 func (t *throttle) failLocked(now time.Time, keys []string) {
-	if len(t.m) >= throttleMaxKeys {
-		for k, a := range t.m {
-			if now.Sub(a.last) > throttleForget {
-				delete(t.m, k)
-			}
-		}
+	if len(t.m)+len(keys) > t.maxKeys {
+		t.shrinkLocked(now)
 	}
 	for _, k := range keys {
 		a, ok := t.m[k]
@@ -83,6 +93,37 @@ func (t *throttle) failLocked(now time.Time, keys []string) {
 			}
 			a.until = now.Add(d)
 		}
+	}
+}
+
+// shrinkLocked bounds the map, which a spray of failed logins from many
+// addresses at many emails would otherwise grow without end. It forgets what
+// has expired and then, if that is not enough, the keys whose wait ends
+// soonest (those not waiting at all first), down to three quarters of the
+// bound: the sort is paid once per quarter of the bound in new keys.
+func (t *throttle) shrinkLocked(now time.Time) {
+	for k, a := range t.m {
+		if now.Sub(a.last) > throttleForget {
+			delete(t.m, k)
+		}
+	}
+	keep := t.maxKeys * 3 / 4
+	if len(t.m) <= keep {
+		return
+	}
+	type entry struct {
+		key string
+		a   *attempts
+	}
+	all := make([]entry, 0, len(t.m))
+	for k, a := range t.m {
+		all = append(all, entry{k, a})
+	}
+	slices.SortFunc(all, func(x, y entry) int {
+		return cmp.Or(x.a.until.Compare(y.a.until), x.a.last.Compare(y.a.last))
+	})
+	for _, e := range all[:len(all)-keep] {
+		delete(t.m, e.key)
 	}
 }
 
