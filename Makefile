@@ -43,7 +43,7 @@ deps:
 
 ## test: every test, race detector on, browser tests in headless Chromium
 test: deps check
-	GATEHOUSE_CHROMIUM=$(CHROMIUM) $(GO) test -race -count=1 ./...
+	GATEHOUSE_CHROMIUM=$(CHROMIUM) $(GO) test -race -count=1 -timeout 15m ./...
 
 ## bench: list page at 10k tokens and audit tab at 100k records (p99 server
 ## time), audit export memory at 10k and 100k records

@@ -87,7 +87,7 @@ func TestBrowserAccessibility(t *testing.T) {
 	for _, width := range []int64{1280, 390} {
 		t.Run(strconv.FormatInt(width, 10), func(t *testing.T) {
 			b := newBrowserTest(t)
-			b.allow(time.Minute)
+			b.allow(4 * time.Minute)
 			b.setViewport(width, 844, width < 600)
 			axeEverywhere(b, width)
 		})

@@ -38,8 +38,10 @@ import (
 
 const (
 	// browserTestTimeout bounds everything a test does in the browser, so a
-	// missing element fails the test instead of hanging it.
-	browserTestTimeout = 30 * time.Second
+	// missing element fails the test instead of hanging it. It is generous:
+	// on a loaded 2-core machine under -race a test can take 3× its usual
+	// time, and that is slow, not broken.
+	browserTestTimeout = 90 * time.Second
 	// startTimeout bounds starting Chromium, a tab, or the server.
 	startTimeout = 30 * time.Second
 	// stopTimeout bounds the server's graceful shutdown.

@@ -8,6 +8,7 @@ package main
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -171,6 +172,7 @@ func TestBrowserKeyboardOnly(t *testing.T) {
 // can be seen.
 func TestBrowserFocusVisibleEverywhere(t *testing.T) {
 	b := newBrowserTest(t)
+	b.allow(3 * time.Minute) // 16 pages, every Tab stop measured
 	// tabThrough presses Tab from the top of the page until the focus has
 	// left the page or comes back to where it was, and returns how many
 	// stops it made.
