@@ -77,10 +77,11 @@ test-reliability-short: deps build
 	$(GO) run ./cmd/loadtest -bin $(BIN) -crash 5
 
 ## fuzz: the token-value, bearer and RQL fuzzers, each for a count of
-## executions (about 10 s each on a 2-core machine). Counts, not durations:
+## executions (10–25 s each on a 2-core machine). Counts, not durations:
 ## Go 1.26's fuzz coordinator can fail a duration run with "context deadline
-## exceeded" at its end (go.dev/issue/75804, fixed in Go 1.27). FUZZTIME=30s
-## (or 500000x) overrides all three.
+## exceeded" at its end (go.dev/issue/75804, fixed in Go 1.27).
+## FUZZTIME=500000x overrides all three (a duration such as 30s works too,
+## with that risk).
 FUZZ_TOKEN ?= 90000x
 FUZZ_BEARER ?= 50000x
 FUZZ_RQL ?= 12000x

@@ -14,14 +14,15 @@ import (
 	"gatehouse/store"
 )
 
-// TestConcurrentToggling: 50 concurrent clients toggle one token through the
-// real HTTP stack for 10 seconds, and on until 20 transitions have succeeded
-// (a busy machine is slow, not wrong; it gives up after 2 minutes). No 5xx, no "database is locked", the
+// TestConcurrentToggling: 50 concurrent clients toggle one token through
+// the real HTTP stack for 10 seconds, and on until 20 transitions have
+// succeeded (a busy machine is slow, not wrong; it gives up after 2
+// minutes). No 5xx, no "database is locked", the
 // final state is the last successful transition's, exactly one audit record
 // per successful transition, and the chain verifies afterwards.
 func TestConcurrentToggling(t *testing.T) {
 	if testing.Short() {
-		t.Skip("10-second load test")
+		t.Skip("a load test of 10 seconds or more")
 	}
 	app := newTestApp(t)
 	tok := app.demoToken(t, "Grafana exporter")

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -42,10 +43,15 @@ func newThrottle(now func() time.Time) *throttle {
 // its /64, the block one host or site is usually given, so that walking
 // through the addresses of that block does not buy fresh tries.
 func ipKey(ip string) string {
-	if a := net.ParseIP(ip); a != nil && a.To4() == nil {
+	host, _, _ := strings.Cut(ip, "%") // a link-local address's zone
+	switch a := net.ParseIP(host); {
+	case a == nil:
+		return "ip:" + ip
+	case a.To4() != nil: // also an IPv4 address written as ::ffff:a.b.c.d
+		return "ip:" + a.To4().String()
+	default:
 		return "ip:" + a.Mask(net.CIDRMask(64, 128)).String() + "/64"
 	}
-	return "ip:" + ip
 }
 
 // attempt reserves a try for keys: it returns how long the caller must still
@@ -98,9 +104,11 @@ func (t *throttle) failLocked(now time.Time, keys []string) {
 
 // shrinkLocked bounds the map, which a spray of failed logins from many
 // addresses at many emails would otherwise grow without end. It forgets what
-// has expired and then, if that is not enough, the keys whose wait ends
-// soonest (those not waiting at all first), down to three quarters of the
-// bound: the sort is paid once per quarter of the bound in new keys.
+// has expired and then, if that is not enough, the keys that matter least,
+// down to three quarters of the bound: first those not made to wait now,
+// then those with the fewest failures (so a spray of fresh keys cannot wipe
+// an email's count), then the oldest. The sort is paid once per quarter of
+// the bound in new keys.
 func (t *throttle) shrinkLocked(now time.Time) {
 	for k, a := range t.m {
 		if now.Sub(a.last) > throttleForget {
@@ -119,8 +127,15 @@ func (t *throttle) shrinkLocked(now time.Time) {
 	for k, a := range t.m {
 		all = append(all, entry{k, a})
 	}
+	waiting := func(a *attempts) int {
+		if a.until.After(now) {
+			return 1
+		}
+		return 0
+	}
 	slices.SortFunc(all, func(x, y entry) int {
-		return cmp.Or(x.a.until.Compare(y.a.until), x.a.last.Compare(y.a.last))
+		return cmp.Or(cmp.Compare(waiting(x.a), waiting(y.a)), cmp.Compare(x.a.failures, y.a.failures),
+			x.a.last.Compare(y.a.last))
 	})
 	for _, e := range all[:len(all)-keep] {
 		delete(t.m, e.key)

@@ -319,8 +319,9 @@ func (s *Store) EachAudit(ctx context.Context, accountID string, q AuditQuery, f
 
 // VerifyResult is the outcome of walking the audit chain.
 type VerifyResult struct {
-	Count   int    // records checked
-	BadID   string // the first record that does not match; "" when intact
+	Count   int         // records checked
+	Last    AuditAnchor // the last record found good: the head, when intact
+	BadID   string      // the first record that does not match; "" when intact
 	BadSeq  int64
 	Problem string
 }
@@ -351,6 +352,7 @@ func (s *Store) VerifyAudit(ctx context.Context) (VerifyResult, error) {
 			return res, nil
 		}
 		res.Count++
+		res.Last = AuditAnchor{Seq: r.Seq, ID: r.ID, Hash: r.Hash}
 		prev = r.Hash
 	}
 	return res, rows.Err()

@@ -127,6 +127,9 @@ func TestVerifyAudit(t *testing.T) {
 	if err != nil || res.Count != 6 || res.BadID != "" {
 		t.Fatalf("intact chain: %+v, %v", res, err)
 	}
+	if head, err := f.s.AuditHead(ctx); err != nil || res.Last != head {
+		t.Errorf("verify's last record %+v, the head %+v (%v)", res.Last, head, err)
+	}
 	// Alter the fourth record behind the app's back.
 	var id string
 	f.s.db.QueryRow(`SELECT id FROM audit_records ORDER BY seq LIMIT 1 OFFSET 3`).Scan(&id)

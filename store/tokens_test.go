@@ -119,6 +119,14 @@ func TestTokenVisibility(t *testing.T) {
 	if _, err := f.s.DisableToken(ctx, f.actor, f.acc.ID, theirs.ID, 0, ""); !errors.Is(err, ErrNotFound) {
 		t.Errorf("disable other account's token: %v", err)
 	}
+	// The audit grid links only the account's tokens that are not deleted.
+	live, err := f.s.LiveTokens(ctx, f.acc.ID, []string{mine.ID, theirs.ID, gone.ID, "TKN-0000-0000", mine.ID})
+	if err != nil || len(live) != 1 || !live[mine.ID] {
+		t.Errorf("LiveTokens = %v, %v; want only %s", live, err, mine.ID)
+	}
+	if live, err := f.s.LiveTokens(ctx, f.acc.ID, nil); err != nil || len(live) != 0 {
+		t.Errorf("LiveTokens of none = %v, %v", live, err)
+	}
 }
 
 func TestTransitions(t *testing.T) {
