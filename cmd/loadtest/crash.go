@@ -43,12 +43,7 @@ func runCrash(bin string, rounds, workers int) error {
 	}
 	defer logFile.Close()
 	start := func() (*exec.Cmd, error) {
-		srv := exec.Command(bin, "serve", "--demo", "--addr", addr, "--data", data, "--log-level", "warn")
-		srv.Stdout, srv.Stderr = logFile, logFile
-		if err := srv.Start(); err != nil {
-			return nil, err
-		}
-		return srv, waitReady(base+"/readyz", 30*time.Second)
+		return startServer(bin, addr, data, logFile, true, 30*time.Second)
 	}
 	srv, err := start()
 	if err != nil {

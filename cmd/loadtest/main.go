@@ -80,10 +80,8 @@ func run() error {
 		return err
 	}
 	defer logFile.Close()
-	// Warn-level logs: the run measures request handling, not the log.
-	srv := exec.Command(*bin, "serve", "--demo", "--addr", addr, "--data", filepath.Join(dir, "data"), "--log-level", "warn")
-	srv.Stdout, srv.Stderr = logFile, logFile
-	if err := srv.Start(); err != nil {
+	srv, err := startServer(*bin, addr, filepath.Join(dir, "data"), logFile, true, 30*time.Second)
+	if err != nil {
 		return err
 	}
 	defer func() {
@@ -91,9 +89,6 @@ func run() error {
 		srv.Wait()
 	}()
 	base := "http://" + addr
-	if err := waitReady(base+"/readyz", 30*time.Second); err != nil {
-		return err
-	}
 	value, err := createToken(*bin, filepath.Join(dir, "data"))
 	if err != nil {
 		return err
@@ -157,6 +152,28 @@ func freeAddr() (string, error) {
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
+}
+
+// startServer starts "gatehouse serve" (with --demo if demo) on addr with the
+// data directory, writing its log to log at warn level, since the runs
+// measure request handling, not the log; and waits up to within for it to
+// be ready.
+func startServer(bin, addr, data string, log *os.File, demo bool, within time.Duration) (*exec.Cmd, error) {
+	args := []string{"serve", "--addr", addr, "--data", data, "--log-level", "warn"}
+	if demo {
+		args = append(args, "--demo")
+	}
+	srv := exec.Command(bin, args...)
+	srv.Stdout, srv.Stderr = log, log
+	if err := srv.Start(); err != nil {
+		return nil, err
+	}
+	if err := waitReady("http://"+addr+"/readyz", within); err != nil {
+		srv.Process.Kill()
+		srv.Wait()
+		return nil, err
+	}
+	return srv, nil
 }
 
 func waitReady(url string, within time.Duration) error {

@@ -53,15 +53,11 @@ func runMix(cfg mixConfig) error {
 		return err
 	}
 	defer logFile.Close()
-	srv := exec.Command(cfg.bin, "serve", "--demo", "--addr", addr, "--data", data, "--log-level", "warn")
-	srv.Stdout, srv.Stderr = logFile, logFile
-	if err := srv.Start(); err != nil {
+	srv, err := startServer(cfg.bin, addr, data, logFile, true, 60*time.Second)
+	if err != nil {
 		return err
 	}
 	base := "http://" + addr
-	if err := waitReady(base+"/readyz", 60*time.Second); err != nil {
-		return err
-	}
 	srv.Process.Signal(os.Interrupt) // demo seeded; stop to seed in bulk
 	srv.Wait()
 	seed := exec.Command(cfg.bin, "seed", "--data", data, "--tokens", strconv.Itoa(cfg.tokens), "--audit", strconv.Itoa(cfg.audit))
@@ -79,18 +75,13 @@ func runMix(cfg mixConfig) error {
 	}
 	fmt.Printf("data ready in %s\n", time.Since(start).Round(100*time.Millisecond))
 
-	srv = exec.Command(cfg.bin, "serve", "--addr", addr, "--data", data, "--log-level", "warn")
-	srv.Stdout, srv.Stderr = logFile, logFile
-	if err := srv.Start(); err != nil {
+	if srv, err = startServer(cfg.bin, addr, data, logFile, false, 60*time.Second); err != nil {
 		return err
 	}
 	defer func() {
 		srv.Process.Signal(os.Interrupt)
 		srv.Wait()
 	}()
-	if err := waitReady(base+"/readyz", 60*time.Second); err != nil {
-		return err
-	}
 	cookie, err := loginCookie(base, "admin@example.com", "gatehouse-demo")
 	if err != nil {
 		return err
