@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -136,77 +135,37 @@ const (
 	maxAPILimit     = 1000
 )
 
-func pageParams(params map[string][]string) (offset, limit int, err error) {
-	get := func(k string) string {
-		if v := params[k]; len(v) > 0 {
-			return v[0]
-		}
-		return ""
+// queryError answers a refused query as a 400 naming the parameter.
+func queryError(err error) error {
+	if qe, ok := err.(*store.QueryError); ok {
+		return &store.ValidationError{Fields: map[string]string{qe.Param: qe.Error()}}
 	}
-	limit = defaultAPILimit
-	if s := get("limit"); s != "" {
-		if limit, err = strconv.Atoi(s); err != nil || limit < 0 || limit > maxAPILimit {
-			return 0, 0, &store.ValidationError{Fields: map[string]string{"limit": fmt.Sprintf("must be a whole number from 0 to %d", maxAPILimit)}}
-		}
-	}
-	if s := get("offset"); s != "" {
-		if offset, err = strconv.Atoi(s); err != nil || offset < 0 {
-			return 0, 0, &store.ValidationError{Fields: map[string]string{"offset": "must be a whole number from 0"}}
-		}
-	}
-	return offset, limit, nil
-}
-
-// apiListQuery is what a list endpoint reads from its query string: RQL
-// terms, paging, and the other parameters.
-type apiListQuery struct {
-	filter        *store.Filter
-	params        url.Values
-	offset, limit int
-}
-
-func parseAPIListQuery(c echo.Context) (apiListQuery, error) {
-	filter, params, err := rqlFromQuery(c.Request().URL.RawQuery)
-	if err != nil {
-		return apiListQuery{}, &store.ValidationError{Fields: map[string]string{"filter": err.Error()}}
-	}
-	offset, limit, err := pageParams(params)
-	if err != nil {
-		return apiListQuery{}, err
-	}
-	return apiListQuery{filter, params, offset, limit}, nil
+	return err
 }
 
 func (h *Handler) apiListTokens(c echo.Context) error {
-	lq, err := parseAPIListQuery(c)
+	lq, err := parseAPIQuery(c.Request().URL.RawQuery, store.TokenSchema, tokenShape)
 	if err != nil {
-		return err
+		return queryError(err)
 	}
-	filter, params, offset, limit := lq.filter, lq.params, lq.offset, lq.limit
-	q := store.TokenQuery{Order: store.OrderCreated, Offset: offset, Limit: limit, Filter: filter}
-	if o := params.Get("order"); o != "" {
-		q.Order, q.Desc = store.TokenOrder(strings.TrimPrefix(o, "-")), strings.HasPrefix(o, "-")
-		if !store.ValidTokenOrder(q.Order) {
-			return &store.ValidationError{Fields: map[string]string{"order": "must be one of name, created, lastAccess, status, with - in front for descending"}}
-		}
+	q := store.TokenQuery{Order: store.OrderCreated, Offset: lq.offset, Limit: max(lq.limit, 1), Filter: lq.filter, Sort: lq.sort}
+	page, err := h.store.ListTokens(c.Request().Context(), callerToken(c).AccountID, q)
+	if err != nil {
+		return queryError(err)
 	}
-	var page store.TokenPage
-	if limit > 0 {
-		page, err = h.store.ListTokens(c.Request().Context(), callerToken(c).AccountID, q)
-	} else {
-		q.Limit = 1
-		page, err = h.store.ListTokens(c.Request().Context(), callerToken(c).AccountID, q)
+	if lq.limit == 0 {
 		page.Tokens = nil
 	}
-	if err != nil {
-		return err
+	data := make([]json.RawMessage, 0, len(page.Tokens))
+	for _, t := range page.Tokens {
+		b, err := lq.sel.apply(toAPIToken(t))
+		if err != nil {
+			return err
+		}
+		data = append(data, b)
 	}
 	var env listEnvelope
-	env.Meta.Pagination = pagination{Offset: offset, Limit: limit, Total: page.Total}
-	data := make([]apiToken, 0, len(page.Tokens))
-	for _, t := range page.Tokens {
-		data = append(data, toAPIToken(t))
-	}
+	env.Meta.Pagination = pagination{Offset: lq.offset, Limit: lq.limit, Total: page.Total}
 	env.Data = data
 	return c.JSON(http.StatusOK, env)
 }
@@ -395,27 +354,35 @@ type apiAuditRecord struct {
 	Hash      string          `json:"hash"`
 }
 
-func (h *Handler) apiAuditRecords(c echo.Context) error {
-	lq, err := parseAPIListQuery(c)
-	if err != nil {
-		return err
+func toAPIAuditRecord(r store.AuditRecord) apiAuditRecord {
+	return apiAuditRecord{
+		ID: r.ID, Timestamp: r.OccurredAt.Format("2006-01-02T15:04:05.000Z07:00"), Event: r.Event,
+		Object:  exportRef{Type: r.ObjectType, ID: r.ObjectID, Name: r.ObjectName},
+		Actor:   exportRef{Type: r.Actor.Type, ID: r.Actor.ID, Name: r.Actor.Name},
+		Details: json.RawMessage(r.Details), Summary: r.Summary, IP: r.Actor.IP, UserAgent: r.Actor.UserAgent, Hash: r.Hash,
 	}
-	filter, offset, limit := lq.filter, lq.offset, lq.limit
-	recs, total, err := h.store.ListAuditOffset(c.Request().Context(), callerToken(c).AccountID, filter, offset, limit)
+}
+
+func (h *Handler) apiAuditRecords(c echo.Context) error {
+	lq, err := parseAPIQuery(c.Request().URL.RawQuery, store.AuditSchema, auditShape)
 	if err != nil {
-		return err
+		return queryError(err)
+	}
+	recs, total, err := h.store.ListAuditOffset(c.Request().Context(), callerToken(c).AccountID,
+		store.AuditOffsetQuery{Filter: lq.filter, Sort: lq.sort, Offset: lq.offset, Limit: lq.limit})
+	if err != nil {
+		return queryError(err)
+	}
+	data := make([]json.RawMessage, 0, len(recs))
+	for _, r := range recs {
+		b, err := lq.sel.apply(toAPIAuditRecord(r))
+		if err != nil {
+			return err
+		}
+		data = append(data, b)
 	}
 	var env listEnvelope
-	env.Meta.Pagination = pagination{Offset: offset, Limit: limit, Total: total}
-	data := make([]apiAuditRecord, 0, len(recs))
-	for _, r := range recs {
-		data = append(data, apiAuditRecord{
-			ID: r.ID, Timestamp: r.OccurredAt.Format("2006-01-02T15:04:05.000Z07:00"), Event: r.Event,
-			Object:  exportRef{Type: r.ObjectType, ID: r.ObjectID, Name: r.ObjectName},
-			Actor:   exportRef{Type: r.Actor.Type, ID: r.Actor.ID, Name: r.Actor.Name},
-			Details: json.RawMessage(r.Details), Summary: r.Summary, IP: r.Actor.IP, UserAgent: r.Actor.UserAgent, Hash: r.Hash,
-		})
-	}
+	env.Meta.Pagination = pagination{Offset: lq.offset, Limit: lq.limit, Total: total}
 	env.Data = data
 	return c.JSON(http.StatusOK, env)
 }

@@ -194,7 +194,7 @@ func TestAPITokensEndpoints(t *testing.T) {
 	if strings.Join(names, "|") != "CI pipeline|Grafana exporter|Helpdesk integration" {
 		t.Errorf("RQL or = %v", names)
 	}
-	for _, bad := range []string{"eq(status", "eq(nope,1)", "frob(a,b)", "limit=-1", "limit=abc", "order=secret", "like(modules.id,*)", "eq(name,%zz)"} {
+	for _, bad := range []string{"eq(status", "eq(nope,1)", "frob(a,b)", "limit=-1", "limit=abc", "order=secret", "like(modules.name,)", "eq(name,%zz)", "status=Active&foo=1", "select=secret"} {
 		r := app.call(t, "GET", "/public/v1/accounts/api-tokens?"+bad, value, "")
 		if r.status != 400 || len(r.problem(t).Errors) == 0 {
 			t.Errorf("?%s = %d %s", bad, r.status, r.body)

@@ -186,7 +186,7 @@ func TestHostileInputCatalogue(t *testing.T) {
 		}, status: 200, want: "<title>API tokens · Gatehouse</title>"},
 		{name: "SQL in API order", do: func() (int, string, http.Header) {
 			return api(app.call(t, "GET", "/public/v1/accounts/api-tokens?order="+url.QueryEscape("name;DROP TABLE api_tokens"), access, ""))
-		}, status: 400, want: `"order":["must be one of name`, problem: true},
+		}, status: 400, want: `"order":["cannot order by \"name;DROP+TABLE+api_tokens\"`, problem: true},
 		{name: "SQL in RQL value", do: func() (int, string, http.Header) {
 			return api(app.call(t, "GET", "/public/v1/accounts/api-tokens?eq(name,"+url.QueryEscape("x' OR '1'='1")+")", access, ""))
 		}, status: 200, want: `"total":0`},
@@ -335,13 +335,13 @@ func TestHostileInputCatalogue(t *testing.T) {
 		}, status: 400, want: `"errors":{"filter":[`, problem: true},
 		{name: "negative limit", do: func() (int, string, http.Header) {
 			return api(app.call(t, "GET", "/public/v1/accounts/api-tokens?limit=-1", access, ""))
-		}, status: 400, want: `"limit":["must be a whole number from 0 to 1000"]`, problem: true},
+		}, status: 400, want: `"limit":["limit must be a whole number from 0 to 1000 (at character 7)"]`, problem: true},
 		{name: "huge limit", do: func() (int, string, http.Header) {
 			return api(app.call(t, "GET", "/public/v1/accounts/api-tokens?limit=99999999999999999999", access, ""))
 		}, status: 400, want: `"limit":[`, problem: true},
 		{name: "SQL offset", do: func() (int, string, http.Header) {
 			return api(app.call(t, "GET", "/public/v1/audit/records?offset="+url.QueryEscape("0;DELETE FROM audit_records"), access, ""))
-		}, status: 400, want: `"offset":["must be a whole number from 0"]`, problem: true},
+		}, status: 400, want: `"offset":["offset must be a whole number from 0 (at character 8)"]`, problem: true},
 
 		// Concurrency and transitions.
 		{name: "If-Match mismatch", do: func() (int, string, http.Header) {

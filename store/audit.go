@@ -419,27 +419,43 @@ func (s *Store) CheckAuditAnchor(ctx context.Context, a AuditAnchor) (string, er
 	return "", nil
 }
 
-// ListAuditOffset returns records of the account's trail, newest first, by
-// offset and limit, optionally filtered by an RQL condition: the API's view of
-// the trail. The total is counted up to AuditCountCap.
-func (s *Store) ListAuditOffset(ctx context.Context, accountID string, f *Filter, offset, limit int) ([]AuditRecord, int, error) {
+// AuditOffsetQuery selects records of the API's view of the trail.
+type AuditOffsetQuery struct {
+	Filter        *Filter
+	Sort          []SortKey // newest first when empty
+	Offset, Limit int
+}
+
+// ListAuditOffset returns records of the account's trail by offset and limit,
+// optionally filtered by an RQL condition and ordered by field paths (newest
+// first by default): the API's view of the trail. The total is counted up to
+// AuditCountCap.
+func (s *Store) ListAuditOffset(ctx context.Context, accountID string, q AuditOffsetQuery) ([]AuditRecord, int, error) {
 	cond, args := "account_id = ?", []any{accountID}
-	if f != nil {
-		terms := 0
-		sql, fargs, err := f.sql(auditFilterFields, 0, &terms)
+	if q.Filter != nil {
+		sql, fargs, err := renderFilter(AuditSchema, auditSQL, *q.Filter)
 		if err != nil {
 			return nil, 0, err
 		}
 		cond += " AND " + sql
 		args = append(args, fargs...)
 	}
+	keys := q.Sort
+	if len(keys) == 0 {
+		keys = []SortKey{{Field: "timestamp", Desc: true}}
+	}
+	orderBy, err := orderSQL(AuditSchema, auditSQL, keys, "seq", false)
+	if err != nil {
+		return nil, 0, err
+	}
+	offset, limit := q.Offset, q.Limit
 	var total int
 	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM audit_records WHERE `+cond+` LIMIT ?)`,
 		append(args, AuditCountCap)...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit_records WHERE `+cond+
-		` ORDER BY occurred_at DESC, seq DESC LIMIT ? OFFSET ?`, append(args, limit, offset)...)
+		` ORDER BY `+orderBy+` LIMIT ? OFFSET ?`, append(args, limit, offset)...)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"encoding/binary"
 	"errors"
@@ -18,7 +19,7 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // Sentinel errors returned by the store; the HTTP layer maps them to statuses.
@@ -58,6 +59,27 @@ type Store struct {
 	// tokenChanged is told about every change of a token's status, name or
 	// modules, so that caches of it can drop the token at once.
 	tokenChanged func(id string)
+}
+
+// foldFunction is the SQL function that folds text for ilike: SQLite's own
+// LIKE and lower() fold ASCII letters only.
+const foldFunction = "gatehouse_fold"
+
+func foldCase(s string) string { return strings.ToLower(s) }
+
+func init() {
+	err := sqlite.RegisterDeterministicScalarFunction(foldFunction, 1, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		switch v := args[0].(type) {
+		case string:
+			return foldCase(v), nil
+		case []byte:
+			return foldCase(string(v)), nil
+		}
+		return args[0], nil
+	})
+	if err != nil {
+		panic(err)
+	}
 }
 
 //go:embed migrations/*.sql

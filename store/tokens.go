@@ -344,17 +344,18 @@ const (
 	OrderStatus     TokenOrder = "status"
 )
 
-// tokenOrderBy maps a sort key to its ORDER BY terms (ascending).
-var tokenOrderBy = map[TokenOrder][]string{
-	OrderName:       {"t.name COLLATE NOCASE", "t.id"},
-	OrderCreated:    {"t.created_at", "t.id"},
-	OrderLastAccess: {"t.last_access_at", "t.id"},
-	OrderStatus:     {"t.status", "t.name COLLATE NOCASE", "t.id"},
+// consoleOrder maps the console's sort keys to field paths: status sorts
+// by name within each status.
+var consoleOrder = map[TokenOrder][]string{
+	OrderName:       {"name"},
+	OrderCreated:    {"audit.created.at"},
+	OrderLastAccess: {"lastAccessAt"},
+	OrderStatus:     {"status", "name"},
 }
 
 // ValidTokenOrder reports whether o is a known sort key.
 func ValidTokenOrder(o TokenOrder) bool {
-	_, ok := tokenOrderBy[o]
+	_, ok := consoleOrder[o]
 	return ok
 }
 
@@ -367,7 +368,24 @@ type TokenQuery struct {
 	Desc   bool
 	Offset int
 	Limit  int
-	Filter *Filter // an RQL condition from the API
+	Filter *Filter    // an RQL condition from the API
+	Sort   []SortKey // the API's order; when set, Order and Desc are ignored
+}
+
+// sortKeys is the query's order as field paths.
+func (q TokenQuery) sortKeys() []SortKey {
+	if len(q.Sort) > 0 {
+		return q.Sort
+	}
+	paths, ok := consoleOrder[q.Order]
+	if !ok {
+		paths = consoleOrder[OrderCreated]
+	}
+	keys := make([]SortKey, len(paths))
+	for i, p := range paths {
+		keys[i] = SortKey{Field: p, Desc: q.Desc}
+	}
+	return keys
 }
 
 // TokenPage is one page of tokens and the number of tokens matching in all.
@@ -407,8 +425,7 @@ func (s *Store) ListTokens(ctx context.Context, accountID string, q TokenQuery) 
 		}
 	}
 	if q.Filter != nil {
-		terms := 0
-		sql, fargs, err := q.Filter.sql(tokenFilterFields, 0, &terms)
+		sql, fargs, err := renderFilter(TokenSchema, tokenSQL, *q.Filter)
 		if err != nil {
 			return TokenPage{}, err
 		}
@@ -433,31 +450,22 @@ func (s *Store) ListTokens(ctx context.Context, accountID string, q TokenQuery) 
 		return page, nil
 	}
 
-	terms, ok := tokenOrderBy[q.Order]
-	if !ok {
-		terms = tokenOrderBy[OrderCreated]
-	}
 	limit := q.Limit
 	if limit <= 0 {
 		limit = 10
 	}
 	// A page in the second half of the list is read from its end, in the
 	// opposite order, so that no page skips more than half of the rows.
-	desc, offset := q.Desc, q.Offset
+	offset := q.Offset
 	reverse := q.Offset > page.Total/2
 	if reverse {
 		n := min(limit, page.Total-q.Offset)
-		desc, offset, limit = !desc, page.Total-q.Offset-n, n
+		offset, limit = page.Total-q.Offset-n, n
 	}
-	dir := " ASC"
-	if desc {
-		dir = " DESC"
+	orderBy, err := orderSQL(TokenSchema, tokenSQL, q.sortKeys(), "t.id", reverse)
+	if err != nil {
+		return TokenPage{}, err
 	}
-	order := make([]string, len(terms))
-	for i, t := range terms {
-		order[i] = t + dir
-	}
-	orderBy := strings.Join(order, ", ")
 	rows, err := s.db.QueryContext(ctx, `SELECT `+tokenColumns+`
 		FROM api_tokens t JOIN accounts a ON a.id = t.account_id
 		WHERE t.id IN (SELECT t.id FROM api_tokens t WHERE `+cond+` ORDER BY `+orderBy+` LIMIT ? OFFSET ?)

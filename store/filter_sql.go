@@ -1,0 +1,360 @@
+package store
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// sqlField is how the engine reads one field path of a Schema.
+type sqlField struct {
+	expr  string // the SQL expression compared and ordered
+	order string // the ORDER BY expression, when it differs from expr
+	millis bool  // a time held as milliseconds since the epoch
+	// bits: a module id compared through the token's module_bits, which the
+	// list indexes carry, instead of a subquery.
+	bits bool
+}
+
+// sqlSchema maps a Schema's fields to SQL, and its collections to the EXISTS
+// subquery that finds their members.
+type sqlSchema struct {
+	fields      map[string]sqlField
+	collections map[string]sqlCollection
+}
+
+type sqlCollection struct {
+	exists string // EXISTS (… AND %s): the members' condition goes in %s
+	schema *sqlSchema
+}
+
+// tokenIconSQL is the icon's URL path, as the API shows it ("" without a logo).
+const tokenIconSQL = `CASE WHEN t.logo_type IS NULL THEN '' ELSE '/public/v1/accounts/api-tokens/' || t.id || '/icon' END`
+
+var tokenSQL = &sqlSchema{
+	fields: map[string]sqlField{
+		"id":                    {expr: "t.id"},
+		"name":                  {expr: "t.name", order: "t.name COLLATE NOCASE"},
+		"description":           {expr: "t.description"},
+		"status":                {expr: "t.status"},
+		"lastAccessAt":          {expr: "t.last_access_at"},
+		"icon":                  {expr: tokenIconSQL},
+		"account.id":            {expr: "t.account_id"},
+		"account.name":          {expr: "(SELECT a2.name FROM accounts a2 WHERE a2.id = t.account_id)"},
+		"modules.id":            {expr: "(SELECT MIN(tm.module_id) FROM api_token_modules tm WHERE tm.token_id = t.id)", bits: true},
+		"modules.name":          {expr: "(SELECT MIN(m.name) FROM api_token_modules tm JOIN modules m ON m.id = tm.module_id WHERE tm.token_id = t.id)"},
+		"audit.created.at":      {expr: "t.created_at"},
+		"audit.created.by.id":   {expr: "t.created_by_id"},
+		"audit.created.by.name": {expr: "t.created_by_name"},
+		"audit.updated.at":      {expr: "t.updated_at"},
+		"audit.updated.by.id":   {expr: "t.updated_by_id"},
+		"audit.updated.by.name": {expr: "t.updated_by_name"},
+	},
+	collections: map[string]sqlCollection{
+		"modules": {
+			exists: "EXISTS (SELECT 1 FROM api_token_modules tm JOIN modules m ON m.id = tm.module_id WHERE tm.token_id = t.id AND %s)",
+			schema: &sqlSchema{fields: map[string]sqlField{"id": {expr: "m.id"}, "name": {expr: "m.name"}}},
+		},
+	},
+}
+
+var auditSQL = &sqlSchema{
+	fields: map[string]sqlField{
+		"id":          {expr: "id"},
+		"timestamp":   {expr: "occurred_at", millis: true},
+		"event":       {expr: "event"},
+		"object.id":   {expr: "object_id"},
+		"object.type": {expr: "object_type"},
+		"object.name": {expr: "object_name"},
+		"actor.id":    {expr: "actor_id"},
+		"actor.type":  {expr: "actor_type"},
+		"actor.name":  {expr: "actor_name"},
+		"summary":     {expr: "summary"},
+	},
+}
+
+// filterSQL renders a filter that schema.Check accepted as a condition with
+// ? placeholders. Every condition it writes is true or false, never NULL, so
+// not() is always the exact complement.
+type filterSQL struct {
+	b    strings.Builder
+	args []any
+}
+
+func renderFilter(schema *Schema, sqls *sqlSchema, f Filter) (string, []any, error) {
+	if err := schema.Check(f); err != nil {
+		return "", nil, err
+	}
+	var r filterSQL
+	if err := r.filter(schema, sqls, f); err != nil {
+		return "", nil, err
+	}
+	return r.b.String(), r.args, nil
+}
+
+func (r *filterSQL) filter(schema *Schema, sqls *sqlSchema, f Filter) error {
+	switch f.Op {
+	case "and", "or":
+		r.b.WriteByte('(')
+		for i, a := range f.Args {
+			if i > 0 {
+				r.b.WriteString(" " + strings.ToUpper(f.Op) + " ")
+			}
+			if err := r.filter(schema, sqls, a); err != nil {
+				return err
+			}
+		}
+		r.b.WriteByte(')')
+		return nil
+	case "not":
+		r.b.WriteString("NOT ")
+		return r.filter(schema, sqls, f.Args[0])
+	case "any":
+		return r.any(schema, sqls, f.Field, f.Args[0])
+	}
+	info, _ := schema.Field(f.Field)
+	if info.Collection != "" {
+		return r.member(schema, sqls, info, f)
+	}
+	field, ok := sqls.fields[f.Field]
+	if !ok {
+		return fmt.Errorf("filter: no SQL for field %q", f.Field)
+	}
+	return r.compare(info, field, f)
+}
+
+// any renders a condition on the members of a collection.
+func (r *filterSQL) any(schema *Schema, sqls *sqlSchema, collection string, cond Filter) error {
+	c, ok := sqls.collections[collection]
+	if !ok {
+		return fmt.Errorf("filter: no SQL for collection %q", collection)
+	}
+	var inner filterSQL
+	if err := inner.filter(schema.collections[collection], c.schema, cond); err != nil {
+		return err
+	}
+	r.b.WriteString(fmt.Sprintf(c.exists, inner.b.String()))
+	r.args = append(r.args, inner.args...)
+	return nil
+}
+
+// member renders a comparison of a collection's field (modules.id): true when
+// any member matches; ne and out when none does; null() and empty() match
+// an empty collection.
+func (r *filterSQL) member(schema *Schema, sqls *sqlSchema, info FieldInfo, f Filter) error {
+	negate := f.Op == "ne" || f.Op == "out"
+	positive := f
+	positive.Field = strings.TrimPrefix(f.Field, info.Collection+".")
+	switch f.Op {
+	case "ne":
+		positive.Op = "eq"
+	case "out":
+		positive.Op = "in"
+	}
+	var plain []Value
+	empty := false
+	for _, v := range f.Values {
+		if v.Kind == ValueText {
+			plain = append(plain, v)
+		} else {
+			empty = true
+		}
+	}
+	var parts []string
+	if len(plain) > 0 {
+		positive.Values = plain
+		var sub filterSQL
+		if field := sqls.fields[f.Field]; field.bits && (positive.Op == "eq" || positive.Op == "in") {
+			sub.b.WriteString("t.module_bits & (SELECT COALESCE(SUM(mb.bit), 0) FROM modules mb WHERE mb.id IN (" + placeholders(len(plain)) + ")) != 0")
+			for _, v := range plain {
+				sub.args = append(sub.args, v.Text)
+			}
+		} else if err := sub.any(schema, sqls, info.Collection, positive); err != nil {
+			return err
+		}
+		parts = append(parts, sub.b.String())
+		r.args = append(r.args, sub.args...)
+	}
+	if empty {
+		parts = append(parts, "NOT "+fmt.Sprintf(sqls.collections[info.Collection].exists, "1 = 1"))
+	}
+	cond := strings.Join(parts, " OR ")
+	if len(parts) > 1 {
+		cond = "(" + cond + ")"
+	}
+	if negate {
+		cond = "NOT " + cond
+	}
+	r.b.WriteString(cond)
+	return nil
+}
+
+// compare renders a comparison of a scalar field.
+func (r *filterSQL) compare(info FieldInfo, field sqlField, f Filter) error {
+	col := field.expr
+	// A nullable column is guarded so that the condition is never NULL.
+	guard := func(cond string) string {
+		if info.Nullable {
+			return "(" + col + " IS NOT NULL AND " + cond + ")"
+		}
+		return cond
+	}
+	isEmpty := func(v Value) string {
+		if v.Kind == ValueEmpty && info.Type == FieldText {
+			return "(" + col + " IS NULL OR " + col + " = '')"
+		}
+		return col + " IS NULL"
+	}
+	switch f.Op {
+	case "in", "out":
+		var parts []string
+		var plain []Value
+		for _, v := range f.Values {
+			if v.Kind == ValueText {
+				plain = append(plain, v)
+			} else {
+				parts = append(parts, isEmpty(v))
+			}
+		}
+		if len(plain) > 0 {
+			if info.Type == FieldTime {
+				var spans []string
+				for _, v := range plain {
+					spans = append(spans, r.timeSpan(field, v.Text))
+				}
+				parts = append(parts, guard("("+strings.Join(spans, " OR ")+")"))
+			} else {
+				parts = append(parts, guard(col+" IN ("+placeholders(len(plain))+")"))
+				for _, v := range plain {
+					r.args = append(r.args, v.Text)
+				}
+			}
+		}
+		cond := "(" + strings.Join(parts, " OR ") + ")"
+		if f.Op == "out" {
+			cond = "NOT " + cond
+		}
+		r.b.WriteString(cond)
+		return nil
+	}
+	v := f.Values[0]
+	if v.Kind != ValueText {
+		cond := isEmpty(v)
+		if f.Op == "ne" {
+			cond = "NOT " + cond
+		}
+		r.b.WriteString(cond)
+		return nil
+	}
+	if info.Type == FieldTime {
+		from, to, _ := ParseTimeValue(v.Text)
+		var cond string
+		switch f.Op {
+		case "eq", "ne":
+			cond = r.timeSpan(field, v.Text)
+		case "gt":
+			cond = col + " >= ?"
+			r.args = append(r.args, timeArg(field, to))
+		case "ge":
+			cond = col + " >= ?"
+			r.args = append(r.args, timeArg(field, from))
+		case "lt":
+			cond = col + " < ?"
+			r.args = append(r.args, timeArg(field, from))
+		case "le":
+			cond = col + " < ?"
+			r.args = append(r.args, timeArg(field, to))
+		}
+		cond = guard(cond)
+		if f.Op == "ne" {
+			cond = "NOT " + cond
+		}
+		r.b.WriteString(cond)
+		return nil
+	}
+	var cond string
+	switch f.Op {
+	case "eq", "ne":
+		cond = col + " = ?"
+		r.args = append(r.args, v.Text)
+	case "gt", "ge", "lt", "le":
+		cond = col + " " + map[string]string{"gt": ">", "ge": ">=", "lt": "<", "le": "<="}[f.Op] + " ?"
+		r.args = append(r.args, v.Text)
+	case "like":
+		// GLOB is SQLite's case-sensitive match.
+		cond = col + " GLOB ?"
+		r.args = append(r.args, globPattern(v.Text))
+	case "ilike":
+		cond = foldFunction + "(" + col + `) LIKE ? ESCAPE '\'`
+		r.args = append(r.args, likePattern(foldCase(v.Text)))
+	}
+	cond = guard(cond)
+	if f.Op == "ne" {
+		cond = "NOT " + cond
+	}
+	r.b.WriteString(cond)
+	return nil
+}
+
+// timeSpan renders "the field falls inside the span the value names".
+func (r *filterSQL) timeSpan(field sqlField, v string) string {
+	from, to, _ := ParseTimeValue(v)
+	r.args = append(r.args, timeArg(field, from), timeArg(field, to))
+	return "(" + field.expr + " >= ? AND " + field.expr + " < ?)"
+}
+
+func timeArg(field sqlField, t time.Time) any {
+	if field.millis {
+		return t.UnixMilli()
+	}
+	return t.UTC()
+}
+
+// likePattern turns an RQL pattern (* for any run of characters) into a LIKE
+// pattern with SQL's own wildcards escaped.
+func likePattern(p string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`, `*`, `%`)
+	return r.Replace(p)
+}
+
+// globPattern turns an RQL pattern into a GLOB pattern: * stays the
+// wildcard, GLOB's ? and [ are matched literally.
+func globPattern(p string) string {
+	r := strings.NewReplacer(`?`, `[?]`, `[`, `[[]`)
+	return r.Replace(p)
+}
+
+// orderSQL renders sort keys as ORDER BY terms, the last one the tiebreaker
+// column in the first key's direction, flipping every direction when
+// reverse is set. NULLs sort first ascending and last descending, on every
+// engine.
+func orderSQL(schema *Schema, sqls *sqlSchema, keys []SortKey, tiebreak string, reverse bool) (string, error) {
+	terms := make([]string, 0, len(keys)+1)
+	for _, k := range keys {
+		info, ok := schema.Field(k.Field)
+		field, ok2 := sqls.fields[k.Field]
+		if !ok || !ok2 {
+			return "", &QueryError{"order", 0, fmt.Sprintf("cannot order by %q", k.Field)}
+		}
+		expr := field.order
+		if expr == "" {
+			expr = field.expr
+		}
+		terms = append(terms, expr+direction(k.Desc != reverse, info.Nullable || info.Collection != ""))
+	}
+	desc := len(keys) > 0 && keys[0].Desc
+	terms = append(terms, tiebreak+direction(desc != reverse, false))
+	return strings.Join(terms, ", "), nil
+}
+
+func direction(desc, nullable bool) string {
+	switch {
+	case desc && nullable:
+		return " DESC NULLS LAST"
+	case desc:
+		return " DESC"
+	case nullable:
+		return " ASC NULLS FIRST"
+	}
+	return " ASC"
+}
