@@ -45,10 +45,11 @@ deps:
 test: deps check
 	GATEHOUSE_CHROMIUM=$(CHROMIUM) $(GO) test -race -count=1 -timeout 15m ./...
 
-## bench: list page at 10k tokens and audit tab at 100k records (p99 server
-## time), audit export memory at 10k and 100k records
+## bench: list page at 10k tokens (console and API with RQL filters and
+## orders) and audit tab at 100k records (p99 server time), audit export
+## memory at 10k and 100k records
 bench:
-	$(GO) test -run '^$$' -bench 'ListPage|AuditTab' -benchtime 300x ./handlers
+	$(GO) test -run '^$$' -bench 'ListPage|APIList|AuditTab' -benchtime 300x ./handlers
 	$(GO) test -run '^$$' -bench 'AuditExport' -benchtime 3x ./handlers
 
 ## bench-api: the real binary under wrk, 64 connections: throughput of the

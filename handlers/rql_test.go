@@ -550,3 +550,30 @@ func FuzzParseRQL(f *testing.F) {
 		}
 	})
 }
+
+// TestRQLUnicodeCase: ilike folds every letter, like folds none.
+func TestRQLUnicodeCase(t *testing.T) {
+	app := newRQLApp(t)
+	app.apiToken(t, app.acc.ID, "Ärger Über Straße")
+	for query, want := range map[string]string{
+		"ilike(name,*ärger*)":               "Ärger Über Straße",
+		"ilike(name,*ÜBER*)":                "Ärger Über Straße",
+		"ilike(name,*ärger*ü*)":             "Ärger Über Straße",
+		"like(name,*ärger*)":                "",
+		"like(name,Ärger*)":                 "Ärger Über Straße",
+		"ilike(name,ärger%20über%20straße)": "Ärger Über Straße",
+	} {
+		var enc strings.Builder
+		for _, b := range []byte(query) {
+			if b >= 0x80 {
+				fmt.Fprintf(&enc, "%%%02X", b)
+			} else {
+				enc.WriteByte(b)
+			}
+		}
+		_, got, r := app.names(t, enc.String())
+		if strings.Join(got, "|") != want {
+			t.Errorf("?%s = %q, want %q\n%s", query, got, want, r.body)
+		}
+	}
+}

@@ -444,7 +444,7 @@ func (s *Store) ListAuditOffset(ctx context.Context, accountID string, q AuditOf
 	if len(keys) == 0 {
 		keys = []SortKey{{Field: "timestamp", Desc: true}}
 	}
-	orderBy, err := orderSQL(AuditSchema, auditSQL, keys, "seq", false)
+	orderBy, err := orderSQL(AuditSchema, auditSQL, nil, keys, "seq", false)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -59,6 +59,8 @@ type Store struct {
 	// tokenChanged is told about every change of a token's status, name or
 	// modules, so that caches of it can drop the token at once.
 	tokenChanged func(id string)
+	// tokenOrder holds order expressions built from the module catalogue.
+	tokenOrder map[string]string
 }
 
 // foldFunction is the SQL function that folds text for ilike: SQLite's own
@@ -110,6 +112,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	db.SetConnMaxIdleTime(0)
 	s := &Store{db: db, now: func() time.Time { return time.Now().UTC() }}
 	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if s.tokenOrder, err = moduleOrderSQL(ctx, db); err != nil {
 		db.Close()
 		return nil, err
 	}

@@ -462,7 +462,7 @@ func (s *Store) ListTokens(ctx context.Context, accountID string, q TokenQuery) 
 		n := min(limit, page.Total-q.Offset)
 		offset, limit = page.Total-q.Offset-n, n
 	}
-	orderBy, err := orderSQL(TokenSchema, tokenSQL, q.sortKeys(), "t.id", reverse)
+	orderBy, err := orderSQL(TokenSchema, tokenSQL, s.tokenOrder, q.sortKeys(), "t.id", reverse)
 	if err != nil {
 		return TokenPage{}, err
 	}
