@@ -10,9 +10,9 @@ import (
 
 // sqlField is how the engine reads one field path of a Schema.
 type sqlField struct {
-	expr  string // the SQL expression compared and ordered
-	order string // the ORDER BY expression, when it differs from expr
-	millis bool  // a time held as milliseconds since the epoch
+	expr   string // the SQL expression compared and ordered
+	order  string // the ORDER BY expression, when it differs from expr
+	millis bool   // a time held as milliseconds since the epoch
 	// bits: a module id compared through the token's module_bits, which the
 	// list indexes carry, instead of a subquery.
 	bits bool

@@ -368,7 +368,7 @@ type TokenQuery struct {
 	Desc   bool
 	Offset int
 	Limit  int
-	Filter *Filter    // an RQL condition from the API
+	Filter *Filter   // an RQL condition from the API
 	Sort   []SortKey // the API's order; when set, Order and Desc are ignored
 }
 
