@@ -32,6 +32,8 @@ func (h *Handler) Register(e *echo.Echo) {
 	e.GET("/readyz", h.readyz)
 	e.GET("/static/*", echo.WrapHandler(static.Handler()))
 
+	e.GET("/public/v1/openapi.json", h.openAPI) // no token needed: clients read it first
+
 	e.GET("/public/v1/auth/verify", h.verify) // authorizes by itself, for speed
 	api := e.Group("/public/v1", h.authenticate)
 	api.GET("/audit/records", h.apiAuditRecords, requireModule(AccessManagement, "Access management"))
