@@ -19,10 +19,12 @@ build:
 generate:
 	$(GO) tool templ generate
 
-## check: formatting, vet, and generated files up to date
+## check: formatting, vet, generated files up to date, and the OpenAPI
+## document (handlers/openapi.json) valid and describing every API route
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) test -run '^TestOpenAPIDocument$$' ./handlers
 	@tmp=$$(mktemp -d); cp -r views $$tmp/; \
 	  $(GO) tool templ fmt $$tmp/views >/dev/null 2>&1; \
 	  for f in views/*.templ; do cmp -s $$f $$tmp/$$f || { echo "$$f is not templ-formatted: run go tool templ fmt views"; rm -rf $$tmp; exit 1; }; done; \

@@ -2,6 +2,9 @@ package handlers
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,9 +35,18 @@ type Problem struct {
 	Errors  map[string][]string `json:"errors,omitempty"`
 }
 
+// problemTitle is the title of a problem with the status: the status text,
+// except where the platform words it otherwise.
+func problemTitle(status int) string {
+	if status == http.StatusUnauthorized {
+		return "Authentication Failed"
+	}
+	return http.StatusText(status)
+}
+
 // writeProblem answers an API error as application/problem+json.
 func writeProblem(c echo.Context, status int, detail string, fields map[string]string) error {
-	p := Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail, TraceID: requestID(c)}
+	p := Problem{Type: "about:blank", Title: problemTitle(status), Status: status, Detail: detail, TraceID: requestID(c)}
 	if len(fields) > 0 {
 		p.Errors = map[string][]string{}
 		for k, v := range fields {
@@ -54,21 +66,46 @@ type apiRef struct {
 	Name string `json:"name"`
 }
 
+// apiTimeLayout is the platform's form of an instant: UTC, milliseconds.
+const apiTimeLayout = "2006-01-02T15:04:05.000Z"
+
+// apiTime is an instant as the API writes it, 2024-03-15T10:00:00.000Z,
+// whatever the location and precision of the time it holds.
+type apiTime time.Time
+
+func (t apiTime) String() string { return time.Time(t).UTC().Format(apiTimeLayout) }
+
+// MarshalJSON writes the instant in the platform's form.
+func (t apiTime) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + t.String() + `"`), nil
+}
+
+// UnmarshalJSON reads any RFC 3339 instant, so that API answers decode back.
+func (t *apiTime) UnmarshalJSON(b []byte) error {
+	var tt time.Time
+	if err := tt.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	*t = apiTime(tt)
+	return nil
+}
+
 type apiEvent struct {
-	At time.Time `json:"at"`
-	By apiRef    `json:"by"`
+	At apiTime `json:"at"`
+	By apiRef  `json:"by"`
 }
 
 // apiToken is a token as the API shows it (the platform's field names).
 type apiToken struct {
-	ID           string     `json:"id"`
-	Href         string     `json:"href"`
-	Name         string     `json:"name"`
-	Description  string     `json:"description"`
-	Status       string     `json:"status"`
-	LastAccessAt *time.Time `json:"lastAccessAt"`
-	Account      apiRef     `json:"account"`
-	Modules      []apiRef   `json:"modules"`
+	ID           string   `json:"id"`
+	Href         string   `json:"href"`
+	Name         string   `json:"name"`
+	Description  string   `json:"description"`
+	Icon         string   `json:"icon"` // the logo's URL path, "" without one
+	Status       string   `json:"status"`
+	LastAccessAt *apiTime `json:"lastAccessAt"`
+	Account      apiRef   `json:"account"`
+	Modules      []apiRef `json:"modules"`
 	Audit        struct {
 		Created apiEvent `json:"created"`
 		Updated apiEvent `json:"updated"`
@@ -76,20 +113,29 @@ type apiToken struct {
 	Token string `json:"token,omitempty"` // the value, in the 201 of POST only
 }
 
+// apiTokenHref is the URL path of a token in the API.
+func apiTokenHref(id string) string { return "/public/v1/accounts/api-tokens/" + id }
+
+// apiIconPath is the URL path of a token's logo in the API.
+func apiIconPath(id string) string { return apiTokenHref(id) + "/icon" }
+
 func toAPIToken(t store.Token) apiToken {
 	a := apiToken{
-		ID: t.ID, Href: "/public/v1/accounts/api-tokens/" + t.ID, Name: t.Name, Description: t.Description,
+		ID: t.ID, Href: apiTokenHref(t.ID), Name: t.Name, Description: t.Description,
 		Status: t.Status, Account: apiRef{t.AccountID, t.AccountName}, Modules: []apiRef{},
 	}
+	if t.LogoType != "" {
+		a.Icon = apiIconPath(t.ID)
+	}
 	if t.LastAccessAt.Valid {
-		at := t.LastAccessAt.Time.UTC()
+		at := apiTime(t.LastAccessAt.Time)
 		a.LastAccessAt = &at
 	}
 	for _, m := range t.Modules {
 		a.Modules = append(a.Modules, apiRef{m.ID, m.Name})
 	}
-	a.Audit.Created = apiEvent{t.CreatedAt.UTC(), apiRef{t.CreatedBy.ID, t.CreatedBy.Name}}
-	a.Audit.Updated = apiEvent{t.UpdatedAt.UTC(), apiRef{t.UpdatedBy.ID, t.UpdatedBy.Name}}
+	a.Audit.Created = apiEvent{apiTime(t.CreatedAt), apiRef{t.CreatedBy.ID, t.CreatedBy.Name}}
+	a.Audit.Updated = apiEvent{apiTime(t.UpdatedAt), apiRef{t.UpdatedBy.ID, t.UpdatedBy.Name}}
 	return a
 }
 
@@ -179,6 +225,10 @@ func (h *Handler) apiLoadToken(c echo.Context) (store.Token, error) {
 }
 
 func (h *Handler) apiGetToken(c echo.Context) error {
+	sel, err := selectOnly(c, store.TokenSchema, tokenShape)
+	if err != nil {
+		return err
+	}
 	t, err := h.apiLoadToken(c)
 	if err != nil {
 		return err
@@ -187,16 +237,35 @@ func (h *Handler) apiGetToken(c echo.Context) error {
 	if c.Request().Header.Get("If-None-Match") == etag(t.Version) {
 		return c.NoContent(http.StatusNotModified)
 	}
-	return c.JSON(http.StatusOK, toAPIToken(t))
+	return writeSelected(c, sel, toAPIToken(t))
 }
 
-// tokenInput is the body of POST and PUT.
+// tokenInput is the body of POST and PUT. Besides the fields a client sets
+// (name, description, icon, account.id, modules[].id), it accepts the
+// read-only fields of a token as GET shows it and ignores them, so that a
+// client can GET a token, change a field and PUT the body back. Any other
+// field is a 400 (readJSON refuses unknown fields); so is the value
+// (`token`), which is never an input.
 type tokenInput struct {
 	Name        *string `json:"name"`
 	Description *string `json:"description"`
-	Modules     []struct {
-		ID string `json:"id"`
+	Icon        *string `json:"icon"`
+	Account     *struct {
+		ID   *string         `json:"id"`
+		Name json.RawMessage `json:"name"` // read-only
+	} `json:"account"`
+	Modules []struct {
+		ID   string          `json:"id"`
+		Name json.RawMessage `json:"name"` // read-only
 	} `json:"modules"`
+
+	// Read-only: accepted and ignored.
+	ID           json.RawMessage `json:"id"`
+	Href         json.RawMessage `json:"href"`
+	Status       json.RawMessage `json:"status"`
+	LastAccessAt json.RawMessage `json:"lastAccessAt"`
+	Audit        json.RawMessage `json:"audit"`
+	Meta         json.RawMessage `json:"$meta"`
 }
 
 // readJSON decodes a JSON body strictly: valid UTF-8, one object, no
@@ -228,9 +297,71 @@ func (in tokenInput) moduleIDs() []string {
 	return ids
 }
 
+// checkAccount refuses a body whose account is not the calling token's: a
+// token manages the tokens of its own account only. Whatever the id looks
+// like, the answer is the same 403, and the id sent is not repeated.
+func (in tokenInput) checkAccount(c echo.Context) error {
+	if in.Account == nil {
+		return nil
+	}
+	if in.Account.ID == nil {
+		return &store.ValidationError{Fields: map[string]string{"account.id": "Give the account's id, or leave account out."}}
+	}
+	own := callerToken(c).AccountID
+	if *in.Account.ID != own {
+		return echo.NewHTTPError(http.StatusForbidden, "This API token belongs to account "+own+" and can only manage the API tokens of that account.")
+	}
+	return nil
+}
+
+// maxIconChars bounds an icon data: URL before it is decoded: the base64 of
+// the largest logo, and its prefix.
+const maxIconChars = (store.MaxLogoBytes+2)/3*4 + len("data:image/jpeg;base64,")
+
+// iconLogo reads the icon of a POST or PUT body as a change of the logo:
+// keep (nil or, on PUT, the token's own icon path sent back), remove (""),
+// or a new logo from a data:image/png or data:image/jpeg base64 URL, whose
+// bytes are checked exactly as an uploaded logo in the console is (by
+// content, at most 5 MB). own is the token's icon path, "" on POST.
+func iconLogo(icon *string, own string) (logo []byte, remove bool, err error) {
+	if icon == nil || (own != "" && *icon == own) {
+		return nil, false, nil
+	}
+	if *icon == "" {
+		return nil, true, nil
+	}
+	bad := func(msg string) error {
+		return &store.ValidationError{Fields: map[string]string{"icon": msg}}
+	}
+	meta, data, ok := strings.Cut(*icon, ",")
+	if !ok || !(strings.EqualFold(meta, "data:image/png;base64") || strings.EqualFold(meta, "data:image/jpeg;base64")) {
+		if own != "" {
+			return nil, false, bad(`The icon must be a data:image/png;base64,… or data:image/jpeg;base64,… URL, "" to remove the logo, or ` + own + " to keep it.")
+		}
+		return nil, false, bad(`The icon must be a data:image/png;base64,… or data:image/jpeg;base64,… URL, or "" for no logo.`)
+	}
+	if data == "" {
+		return nil, false, bad("The icon's data: URL holds no image.")
+	}
+	if len(*icon) > maxIconChars {
+		return nil, false, bad("Logo must be at most 5 MB.")
+	}
+	logo, derr := base64.StdEncoding.DecodeString(data)
+	if derr != nil {
+		return nil, false, bad("The icon's data: URL is not valid base64.")
+	}
+	if _, msg := store.LogoType(logo); msg != "" {
+		return nil, false, bad(msg)
+	}
+	return logo, false, nil
+}
+
 func (h *Handler) apiCreateToken(c echo.Context) error {
 	var in tokenInput
 	if err := readJSON(c, &in); err != nil {
+		return err
+	}
+	if err := in.checkAccount(c); err != nil {
 		return err
 	}
 	if in.Name == nil {
@@ -240,8 +371,12 @@ func (h *Handler) apiCreateToken(c echo.Context) error {
 	if in.Description != nil {
 		desc = *in.Description
 	}
+	logo, _, err := iconLogo(in.Icon, "")
+	if err != nil {
+		return err
+	}
 	t, value, err := h.store.CreateToken(c.Request().Context(), h.sealer, apiActor(c), callerToken(c).AccountID,
-		store.NewToken{Name: *in.Name, Description: desc, ModuleIDs: in.moduleIDs()})
+		store.NewToken{Name: *in.Name, Description: desc, ModuleIDs: in.moduleIDs(), Logo: logo})
 	if err != nil {
 		return err
 	}
@@ -265,6 +400,9 @@ func (h *Handler) apiUpdateToken(c echo.Context) error {
 	if err := readJSON(c, &in); err != nil {
 		return err
 	}
+	if err := in.checkAccount(c); err != nil {
+		return err
+	}
 	// PUT replaces what it names; what it leaves out stays as it is.
 	u := store.TokenUpdate{Name: cur.Name, Description: cur.Description}
 	for _, m := range cur.Modules {
@@ -279,12 +417,38 @@ func (h *Handler) apiUpdateToken(c echo.Context) error {
 	if in.Modules != nil {
 		u.ModuleIDs = in.moduleIDs()
 	}
+	if u.Logo, u.RemoveLogo, err = iconLogo(in.Icon, apiIconPath(cur.ID)); err != nil {
+		return err
+	}
 	t, _, err := h.store.UpdateToken(c.Request().Context(), apiActor(c), callerToken(c).AccountID, cur.ID, cur.Version, u)
 	if err != nil {
 		return err
 	}
 	c.Response().Header().Set("ETag", etag(t.Version))
 	return c.JSON(http.StatusOK, toAPIToken(t))
+}
+
+// apiTokenIcon serves a token's logo (the path its icon field names): the
+// bytes as they were checked on the way in, with their content type; 404
+// when the token has none.
+func (h *Handler) apiTokenIcon(c echo.Context) error {
+	id := c.Param("id")
+	if !tokenIDPattern.MatchString(id) {
+		return store.ErrNotFound
+	}
+	ct, data, err := h.store.TokenLogo(c.Request().Context(), callerToken(c).AccountID, id)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(data)
+	tag := `"` + hex.EncodeToString(sum[:12]) + `"`
+	hd := c.Response().Header()
+	hd.Set("ETag", tag)
+	hd.Set("Cache-Control", "private, no-cache")
+	if c.Request().Header.Get("If-None-Match") == tag {
+		return c.NoContent(http.StatusNotModified)
+	}
+	return c.Blob(http.StatusOK, ct, data)
 }
 
 func (h *Handler) apiDeleteToken(c echo.Context) error {
@@ -354,15 +518,6 @@ type apiAuditRecord struct {
 	Hash      string          `json:"hash"`
 }
 
-func toAPIAuditRecord(r store.AuditRecord) apiAuditRecord {
-	return apiAuditRecord{
-		ID: r.ID, Timestamp: r.OccurredAt.Format("2006-01-02T15:04:05.000Z07:00"), Event: r.Event,
-		Object:  exportRef{Type: r.ObjectType, ID: r.ObjectID, Name: r.ObjectName},
-		Actor:   exportRef{Type: r.Actor.Type, ID: r.Actor.ID, Name: r.Actor.Name},
-		Details: json.RawMessage(r.Details), Summary: r.Summary, IP: r.Actor.IP, UserAgent: r.Actor.UserAgent, Hash: r.Hash,
-	}
-}
-
 func (h *Handler) apiAuditRecords(c echo.Context) error {
 	lq, err := parseAPIQuery(c.Request().URL.RawQuery, store.AuditSchema, auditShape)
 	if err != nil {
@@ -385,6 +540,34 @@ func (h *Handler) apiAuditRecords(c echo.Context) error {
 	env.Meta.Pagination = pagination{Offset: lq.offset, Limit: lq.limit, Total: total}
 	env.Data = data
 	return c.JSON(http.StatusOK, env)
+}
+
+// toAPIAuditRecord is a record as the API shows it, alone or in a list.
+func toAPIAuditRecord(r store.AuditRecord) apiAuditRecord {
+	return apiAuditRecord{
+		ID: r.ID, Timestamp: apiTime(r.OccurredAt).String(), Event: r.Event,
+		Object:  exportRef{Type: r.ObjectType, ID: r.ObjectID, Name: r.ObjectName},
+		Actor:   exportRef{Type: r.Actor.Type, ID: r.Actor.ID, Name: r.Actor.Name},
+		Details: json.RawMessage(r.Details), Summary: r.Summary, IP: r.Actor.IP, UserAgent: r.Actor.UserAgent, Hash: r.Hash,
+	}
+}
+
+// apiAuditRecord answers one record of the calling token's account; another
+// account's record is a 404, as an unknown one.
+func (h *Handler) apiAuditRecord(c echo.Context) error {
+	id := c.Param("id")
+	if !auditIDPattern.MatchString(id) {
+		return store.ErrNotFound
+	}
+	sel, err := selectOnly(c, store.AuditSchema, auditShape)
+	if err != nil {
+		return err
+	}
+	r, err := h.store.AuditRecordByID(c.Request().Context(), callerToken(c).AccountID, id)
+	if err != nil {
+		return err
+	}
+	return writeSelected(c, sel, toAPIAuditRecord(r))
 }
 
 // verify answers API gateways: 200 with the token, its account and modules

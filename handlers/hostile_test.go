@@ -3,6 +3,7 @@ package handlers
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -126,7 +127,7 @@ func TestHostileInputCatalogue(t *testing.T) {
 		xss        = `<script>alert(1)</script>`
 	)
 	bigForm := []byte("_csrf=" + adminCSRF + "&reason=" + strings.Repeat("r", 2<<20))
-	bigJSON := []byte(`{"name":"Big","description":"` + strings.Repeat("d", 2<<20) + `"}`)
+	bigJSON := []byte(`{"name":"Big","description":"` + strings.Repeat("d", 9<<20) + `"}`) // past the 8 MB of a token's POST
 
 	cases := []hostileCase{
 		// Oversize bodies.
@@ -299,6 +300,24 @@ func TestHostileInputCatalogue(t *testing.T) {
 		{name: "API token without Access management", do: func() (int, string, http.Header) {
 			return api(app.call(t, "DELETE", "/public/v1/accounts/api-tokens/"+ci.ID, billing, ""))
 		}, status: 403, want: "not granted the Access management module", problem: true},
+
+		// Another account, or no image, in a token's body.
+		{name: "API: create in another account", do: func() (int, string, http.Header) {
+			return api(app.call(t, "POST", "/public/v1/accounts/api-tokens", access, `{"name":"Planted","account":{"id":"`+app.other.ID+`"}}`))
+		}, status: 403, want: "can only manage the API tokens of that account", problem: true},
+		{name: "API: move a token to SQL", do: func() (int, string, http.Header) {
+			return api(app.call(t, "PUT", "/public/v1/accounts/api-tokens/"+ci.ID, access, `{"account":{"id":"ACC' OR 1=1 --"}}`))
+		}, status: 403, want: "can only manage the API tokens of that account", notWant: "OR 1=1", problem: true},
+		{name: "API: an icon that is HTML", do: func() (int, string, http.Header) {
+			return api(app.call(t, "PUT", "/public/v1/accounts/api-tokens/"+ci.ID, access, `{"icon":"data:image/png;base64,`+base64.StdEncoding.EncodeToString([]byte(xss))+`"}`))
+		}, status: 400, want: `"icon":["Logo must be a PNG or JPEG image."]`, problem: true},
+		{name: "API: an icon pointing elsewhere", do: func() (int, string, http.Header) {
+			return api(app.call(t, "PUT", "/public/v1/accounts/api-tokens/"+ci.ID, access, `{"icon":"javascript:alert(1)"}`))
+		}, status: 400, want: `"icon":["The icon must be a data:image/png;base64`, problem: true},
+		{name: "API: a foreign audit record", do: func() (int, string, http.Header) {
+			rec, _ := app.store.LastChange(ctx, app.other.ID, foreign.ID)
+			return api(app.call(t, "GET", "/public/v1/audit/records/"+rec.ID, access, ""))
+		}, status: 404, want: notFound, problem: true},
 
 		// Malformed bearer tokens.
 		{name: "bearer: no scheme", do: func() (int, string, http.Header) {

@@ -32,17 +32,21 @@ func (h *Handler) Register(e *echo.Echo) {
 	e.GET("/readyz", h.readyz)
 	e.GET("/static/*", echo.WrapHandler(static.Handler()))
 
+	e.GET("/public/v1/openapi.json", h.openAPI) // no token needed: clients read it first
+
 	e.GET("/public/v1/auth/verify", h.verify) // authorizes by itself, for speed
 	api := e.Group("/public/v1", h.authenticate)
 	api.GET("/audit/records", h.apiAuditRecords, requireModule(AccessManagement, "Access management"))
+	api.GET("/audit/records/:id", h.apiAuditRecord, requireModule(AccessManagement, "Access management"))
 	tokens := api.Group("/accounts/api-tokens", requireModule(AccessManagement, "Access management"))
 	tokens.GET("", h.apiListTokens)
-	tokens.POST("", h.apiCreateToken)
-	tokens.GET("/:id", h.apiGetToken)
-	tokens.PUT("/:id", h.apiUpdateToken)
-	tokens.DELETE("/:id", h.apiDeleteToken)
-	tokens.POST("/:id/enable", h.apiTransition)
-	tokens.POST("/:id/disable", h.apiTransition)
+	tokens.POST("", h.apiCreateToken, onlyParams())
+	tokens.GET("/:id", h.apiGetToken) // takes select
+	tokens.GET("/:id/icon", h.apiTokenIcon, onlyParams())
+	tokens.PUT("/:id", h.apiUpdateToken, onlyParams())
+	tokens.DELETE("/:id", h.apiDeleteToken, onlyParams())
+	tokens.POST("/:id/enable", h.apiTransition, onlyParams())
+	tokens.POST("/:id/disable", h.apiTransition, onlyParams())
 
 	console := e.Group("", h.csrf, h.loadUser)
 	console.GET("/", h.home)
@@ -117,12 +121,20 @@ func (h *Handler) bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// isUploadForm picks the forms that may carry a logo; they have a larger
-// body limit.
+// isUploadForm picks the requests that may carry a logo; they have a larger
+// body limit: the console's Add and Edit forms, and the API's POST and PUT
+// of a token, whose icon is a data: URL a third larger than the logo.
 func isUploadForm(c echo.Context) bool {
-	p := c.Request().URL.Path
-	return c.Request().Method == http.MethodPost &&
-		strings.HasPrefix(p, "/settings/api-tokens/") && (p == "/settings/api-tokens/new" || strings.HasSuffix(p, "/edit"))
+	p, m := c.Request().URL.Path, c.Request().Method
+	switch {
+	case m == http.MethodPost && strings.HasPrefix(p, "/settings/api-tokens/"):
+		return p == "/settings/api-tokens/new" || strings.HasSuffix(p, "/edit")
+	case m == http.MethodPost:
+		return p == "/public/v1/accounts/api-tokens"
+	case m == http.MethodPut:
+		return strings.HasPrefix(p, "/public/v1/accounts/api-tokens/")
+	}
+	return false
 }
 
 // home sends visitors to the token list (or, through it, to the login page).

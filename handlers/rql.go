@@ -396,6 +396,7 @@ type apiQuery struct {
 	sort          []store.SortKey
 	sel           *selection
 	offset, limit int
+	seen          map[string]bool // the parameters given
 }
 
 // listParams are the parameters a list takes beside its filter.
@@ -411,6 +412,7 @@ func parseAPIQuery(raw string, schema *store.Schema, shape *jsonShape) (apiQuery
 	}
 	var filters []store.Filter
 	seen := map[string]bool{}
+	lq.seen = seen
 	op, opPos := "", 0
 	sep := byte(0) // the separator before the current term
 	sepPos := 0

@@ -437,7 +437,7 @@ func TestRQLSelect(t *testing.T) {
 		return strings.Join(out, " ")
 	}
 	tok := first(get("/public/v1/accounts/api-tokens?select=id,name&eq(id,{ci})"))
-	if keys(tok) != "$meta id name" || omitted(tok) != "href description status lastAccessAt icon account modules audit" {
+	if keys(tok) != "$meta id name" || omitted(tok) != "href description icon status lastAccessAt account modules audit" {
 		t.Errorf("select=id,name: %v", tok)
 	}
 	tok = first(get("/public/v1/accounts/api-tokens?select=-audit,-account.name&eq(id,{ci})"))
@@ -446,7 +446,7 @@ func TestRQLSelect(t *testing.T) {
 	}
 	tok = first(get("/public/v1/accounts/api-tokens?select(name,modules.id,audit.created.by)&eq(id,{ci})"))
 	if fmt.Sprint(tok["modules"]) != "[map[id:MOD-0478]]" || fmt.Sprint(tok["audit"]) != fmt.Sprintf("map[created:map[by:map[id:%s name:Priya Shah]]]", app.vars.Replace("{priya}")) ||
-		omitted(tok) != "href description status lastAccessAt icon account modules.name audit.created.at audit.updated" {
+		omitted(tok) != "href description icon status lastAccessAt account modules.name audit.created.at audit.updated" {
 		t.Errorf("select(name,modules.id,audit.created.by): %v", tok)
 	}
 	tok = first(get("/public/v1/accounts/api-tokens?select=+audit&eq(id,{ci})"))
@@ -575,5 +575,50 @@ func TestRQLUnicodeCase(t *testing.T) {
 		if strings.Join(got, "|") != want {
 			t.Errorf("?%s = %q, want %q\n%s", query, got, want, r.body)
 		}
+	}
+}
+
+// TestAPIUnknownParameters: every endpoint refuses a query parameter it does
+// not take, naming it, and changes nothing; one object takes select.
+func TestAPIUnknownParameters(t *testing.T) {
+	app := newRQLApp(t)
+	ci := app.ids["CI pipeline"]
+	href := "/public/v1/accounts/api-tokens/" + ci
+	cases := []struct{ method, path, body, want string }{
+		{"GET", href + "?status=Active", "", "this endpoint shows one object and takes only select"},
+		{"GET", href + "?limit=5", "", "takes only select"},
+		{"GET", href + "?select=bogus", "", `unknown field "bogus"`},
+		{"PUT", href + "?dryRun=true", `{"name":"Renamed"}`, `unknown query parameter "dryRun": this endpoint takes no query parameters (at character 1)`},
+		{"POST", href + "/disable?force=1", "", `unknown query parameter "force"`},
+		{"POST", href + "/enable?x", "", `unknown query parameter "x"`},
+		{"DELETE", href + "?cascade=true", "", `unknown query parameter "cascade"`},
+		{"POST", "/public/v1/accounts/api-tokens?account=ACC-1", `{"name":"New"}`, `unknown query parameter "account"`},
+		{"GET", "/public/v1/audit/records/AUD-0000-0000-0000-0000?eq(event,x)", "", "takes only select"},
+	}
+	for _, tc := range cases {
+		r := app.call(t, tc.method, tc.path, app.value, tc.body)
+		if r.status != http.StatusBadRequest {
+			t.Errorf("%s %s = %d %s", tc.method, tc.path, r.status, r.body)
+			continue
+		}
+		p := r.problem(t)
+		if got := fmt.Sprint(p.Errors); !strings.Contains(got, tc.want) {
+			t.Errorf("%s %s: errors %s, want %q", tc.method, tc.path, got, tc.want)
+		}
+	}
+	tok, _ := app.store.Token(context.Background(), app.acc.ID, ci)
+	if tok.Name != "CI pipeline" || tok.Status != store.StatusActive || tok.Version != 1 {
+		t.Errorf("a refused call changed the token: %+v", tok)
+	}
+	// One token, and one record, trimmed by select.
+	r := app.call(t, "GET", href+"?select=name,status", app.value, "")
+	if want := `{"$meta":{"omitted":["href","description","icon","lastAccessAt","account","modules","audit"]},"id":"` + ci + `","name":"CI pipeline","status":"Active"}`; r.status != 200 || strings.TrimSpace(r.body) != want {
+		t.Errorf("GET ?select=name,status = %d %s, want %s", r.status, r.body, want)
+	}
+	var list struct{ Data []apiAuditRecord }
+	app.call(t, "GET", "/public/v1/audit/records?limit=1", app.value, "").json(t, &list)
+	r = app.call(t, "GET", "/public/v1/audit/records/"+list.Data[0].ID+"?select(-details,-hash)", app.value, "")
+	if r.status != 200 || strings.Contains(r.body, `"hash":`) || !strings.Contains(r.body, `"omitted":["details","hash"]`) {
+		t.Errorf("GET record ?select(-details,-hash) = %d %s", r.status, r.body)
 	}
 }

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/labstack/echo/v4"
 
 	"gatehouse/store"
 )
@@ -33,7 +36,7 @@ func newJSONShape(name string, leaves ...string) *jsonShape {
 
 // The shapes of the API's objects (SPEC §4).
 var (
-	tokenShape = newJSONShape("API tokens", "id", "href", "name", "description", "status", "lastAccessAt", "icon",
+	tokenShape = newJSONShape("API tokens", "id", "href", "name", "description", "icon", "status", "lastAccessAt",
 		"account.id", "account.name", "modules.id", "modules.name",
 		"audit.created.at", "audit.created.by.id", "audit.created.by.name",
 		"audit.updated.at", "audit.updated.by.id", "audit.updated.by.name")
@@ -155,6 +158,19 @@ func (sel *selection) apply(v any) (json.RawMessage, error) {
 		buf.WriteByte('}')
 	}
 	return buf.Bytes(), nil
+}
+
+// writeSelected answers 200 with v, trimmed to the selection when there is
+// one.
+func writeSelected(c echo.Context, sel *selection, v any) error {
+	if sel == nil {
+		return c.JSON(http.StatusOK, v)
+	}
+	b, err := sel.apply(v)
+	if err != nil {
+		return err
+	}
+	return c.JSONBlob(http.StatusOK, append(b, '\n'))
 }
 
 // prune copies the JSON value raw (found at path) without the fields the

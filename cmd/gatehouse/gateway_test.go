@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gatehouse/handlers/openapitest"
 )
 
 // nginxConfig returns the nginx block of docs/gateway.md, so that the test
@@ -174,17 +176,18 @@ http {
 		t.Errorf("token without Billing through nginx = %d, want 403", code)
 	}
 
-	// Disable the caller through the API; the very next call through nginx
+	// Disable the caller through the API, its answers checked against the
+	// OpenAPI document the binary serves; the very next call through nginx
 	// is refused.
-	req, _ := http.NewRequest(http.MethodPost, base+"/public/v1/accounts/api-tokens/"+callerID+"/disable", nil)
-	req.Header.Set("Authorization", "Bearer "+admin)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	spec := servedOpenAPI(t, base)
+	if code := apiCall(t, spec, http.MethodGet, base+"/public/v1/auth/verify?module=MOD-0478", caller); code != 200 {
+		t.Errorf("verify straight at Gatehouse = %d", code)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("disable through the API = %d", resp.StatusCode)
+	if code := apiCall(t, spec, http.MethodPost, base+"/public/v1/accounts/api-tokens/"+callerID+"/disable", admin); code != 200 {
+		t.Fatalf("disable through the API = %d", code)
+	}
+	if code := apiCall(t, spec, http.MethodGet, base+"/public/v1/auth/verify", caller); code != 401 {
+		t.Errorf("verify with the disabled token = %d", code)
 	}
 	if code, body := get("/marketplace/orders", caller); code != 401 || strings.Contains(body, "upstream") {
 		t.Errorf("disabled token through nginx = %d %q, want 401", code, body)
@@ -199,4 +202,42 @@ func cli(t *testing.T, dir string, args ...string) string {
 		t.Fatalf("gatehouse %v: %v\n%s", args, err, errOut.String())
 	}
 	return out.String()
+}
+
+// servedOpenAPI loads the OpenAPI document the running binary serves,
+// without a token.
+func servedOpenAPI(t *testing.T, base string) *openapitest.Validator {
+	t.Helper()
+	resp, err := http.Get(base + "/public/v1/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("GET /public/v1/openapi.json = %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	v, err := openapitest.New(b)
+	if err != nil {
+		t.Fatalf("the served OpenAPI document: %v", err)
+	}
+	return v
+}
+
+// apiCall makes a call to the public API with the token value and fails
+// the test when the answer departs from the OpenAPI document.
+func apiCall(t *testing.T, spec *openapitest.Validator, method, url, value string) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, nil)
+	req.Header.Set("Authorization", "Bearer "+value)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if err := spec.CheckResponse(req, resp.StatusCode, resp.Header, b); err != nil {
+		t.Errorf("%s %s: the answer departs from the OpenAPI document: %v", method, req.URL.Path, err)
+	}
+	return resp.StatusCode
 }
