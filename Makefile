@@ -19,11 +19,12 @@ build:
 generate:
 	$(GO) tool templ generate
 
-## check: formatting, vet, generated files up to date, and the OpenAPI
-## document (handlers/openapi.json) valid and describing every API route
+## check: formatting, vet, go.mod tidy, generated files up to date, and the
+## OpenAPI document (handlers/openapi.json) valid and describing every API route
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod or go.sum is not tidy: run go mod tidy and commit"; exit 1; }
 	$(GO) test -run '^TestOpenAPIDocument$$' ./handlers
 	@tmp=$$(mktemp -d); cp -r views $$tmp/; \
 	  $(GO) tool templ fmt $$tmp/views >/dev/null 2>&1; \
