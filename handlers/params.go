@@ -56,12 +56,15 @@ func selectOnly(c echo.Context, schema *store.Schema, shape *jsonShape) (*select
 	if raw == "" {
 		return nil, nil
 	}
+	onlySelect := &store.ValidationError{Fields: map[string]string{"query": "this endpoint shows one object and takes only select"}}
 	lq, err := parseAPIQuery(raw, schema, shape)
-	if err != nil {
+	if qe, ok := err.(*store.QueryError); ok && qe.Param != "select" {
+		return nil, onlySelect
+	} else if err != nil {
 		return nil, queryError(err)
 	}
 	if lq.filter != nil || lq.sort != nil || lq.seen["limit"] || lq.seen["offset"] {
-		return nil, &store.ValidationError{Fields: map[string]string{"query": "this endpoint shows one object and takes only select"}}
+		return nil, onlySelect
 	}
 	return lq.sel, nil
 }

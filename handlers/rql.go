@@ -101,7 +101,11 @@ func (p *rqlParser) found() string {
 	if p.eof() {
 		return "the end of the query"
 	}
-	return strconv.Quote(string(p.in[p.i].c))
+	q := p.in[p.i]
+	if q.esc && strings.IndexByte("(),&|;=", q.c) >= 0 {
+		return fmt.Sprintf("%s sent percent-encoded (%%%02X), which makes it part of a value", strconv.Quote(string(q.c)), q.c)
+	}
+	return strconv.Quote(string(q.c))
 }
 
 func (p *rqlParser) expect(c byte, what string) error {
@@ -132,17 +136,30 @@ func (p *rqlParser) peekWord() string {
 }
 
 // rawValue reads the text of a parameter (limit=, order=, …) up to the next &.
-func (p *rqlParser) rawValue() (string, int, error) {
+// It returns, beside the decoded text, where each of its bytes stands in the
+// raw query, for messages.
+func (p *rqlParser) rawValue(stop func() bool) (string, []int, error) {
 	start := p.pos()
 	var b []byte
-	for !p.eof() && !p.is('&') {
+	var at []int
+	for !p.eof() && !stop() {
 		b = append(b, p.in[p.i].c)
+		at = append(at, p.in[p.i].pos)
 		p.i++
 	}
+	at = append(at, p.pos())
 	if !utf8.Valid(b) {
-		return "", start, rqlErr(start, "the value is not valid UTF-8")
+		return "", at, rqlErr(start, "the value is not valid UTF-8")
 	}
-	return string(b), start, nil
+	return string(b), at, nil
+}
+
+// rawPos maps a QueryError about a decoded value back to the raw query.
+func rawPos(err error, at []int) error {
+	if qe, ok := err.(*store.QueryError); ok && qe.Pos >= 0 && qe.Pos < len(at) {
+		qe.Pos = at[qe.Pos]
+	}
+	return err
 }
 
 // value reads one value: quoted, null(), empty() or bare.
@@ -189,9 +206,14 @@ func (p *rqlParser) quoted() (store.Value, error) {
 		c := p.in[p.i].c
 		switch {
 		case c == '\\':
+			// \' \" and \\ escape; before anything else the backslash stays,
+			// so that like(name,'\*') can ask for a star itself.
 			p.i++
 			if p.eof() {
 				return store.Value{}, rqlErr(start, "the quote opened here is never closed")
+			}
+			if n := p.in[p.i].c; n != '\'' && n != '"' && n != '\\' {
+				b = append(b, '\\')
 			}
 			b = append(b, p.in[p.i].c)
 		case c == q && p.i+1 < len(p.in) && p.in[p.i+1].c == q:
@@ -333,8 +355,10 @@ func (p *rqlParser) call(name string, start, depth int) (store.Filter, error) {
 			return store.Filter{}, err
 		}
 		f.Args = []store.Filter{a}
-	case "select", "order", "limit", "offset":
-		return store.Filter{}, rqlErr(start, "%s belongs at the top level of the query, separated from the filter by &", name)
+	case "select":
+		return store.Filter{}, rqlErr(start, "select belongs at the top level of the query, separated from the filter by &")
+	case "order", "limit", "offset", "sort":
+		return store.Filter{}, rqlErr(start, "%s( is not an operator: write the parameter as %s=… at the top level, separated from the filter by &", name, strings.Replace(name, "sort", "order", 1))
 	default:
 		if !store.IsOperator(name) {
 			return store.Filter{}, rqlErr(start, "unknown operator %q; the operators are %s", truncate(name, 20), store.Operators())
@@ -368,6 +392,9 @@ func (p *rqlParser) call(name string, start, depth int) (store.Filter, error) {
 
 // short reads field=value or field=op=value after the field.
 func (p *rqlParser) short(field string, start int) (store.Filter, error) {
+	if slices.Contains(listParams, field) {
+		return store.Filter{}, rqlErr(start, "%s= belongs at the top level of the query, separated from the filter by &", field)
+	}
 	p.i++ // =
 	f := store.Filter{Op: "eq", Field: field, Pos: start}
 	if w := p.peekWord(); w != "" && store.IsOperator(w) && !slices.Contains([]string{"and", "or", "not", "any"}, w) {
@@ -380,7 +407,9 @@ func (p *rqlParser) short(field string, start int) (store.Filter, error) {
 			p.i = save
 		}
 	}
-	if f.Op == "in" || f.Op == "out" {
+	if (f.Op == "in" || f.Op == "out") && p.is('(') {
+		// A list needs its parentheses here: after field=in=a, a comma
+		// starts the next condition.
 		vs, err := p.list()
 		f.Values = vs
 		return f, err
@@ -418,8 +447,11 @@ func parseAPIQuery(raw string, schema *store.Schema, shape *jsonShape) (apiQuery
 	sepPos := 0
 	for !p.eof() {
 		if p.is('&') { // empty terms (a&&b, a trailing &) are nothing
+			if sep != 0 && sep != '&' {
+				return lq, rqlErr(sepPos, "expected a condition after %s", strconv.Quote(string(sep)))
+			}
+			sep, sepPos = '&', p.pos()
 			p.i++
-			sep, sepPos = '&', p.pos()-1
 			continue
 		}
 		start := p.pos()
@@ -505,11 +537,9 @@ func (p *rqlParser) param(name string, lq *apiQuery, schema *store.Schema, shape
 	p.word()
 	if p.is('(') { // select(…)
 		p.i++
-		start := p.pos()
-		var b []byte
-		for !p.eof() && !p.is(')') {
-			b = append(b, p.in[p.i].c)
-			p.i++
+		v, at, err := p.rawValue(func() bool { return p.is(')') })
+		if err != nil {
+			return &store.QueryError{Param: "select", Pos: at[0], Msg: err.(*store.QueryError).Msg}
 		}
 		if err := p.expect(')', "to close select("); err != nil {
 			return &store.QueryError{Param: "select", Pos: err.(*store.QueryError).Pos, Msg: err.(*store.QueryError).Msg}
@@ -517,12 +547,13 @@ func (p *rqlParser) param(name string, lq *apiQuery, schema *store.Schema, shape
 		if !p.eof() && !p.is('&') {
 			return &store.QueryError{Param: "select", Pos: p.pos(), Msg: "expected & after select(…), found " + p.found()}
 		}
-		sel, err := shape.parseSelect(string(b), start)
+		sel, err := shape.parseSelect(v)
 		lq.sel = sel
-		return err
+		return rawPos(err, at)
 	}
 	p.i++ // =
-	v, at, err := p.rawValue()
+	v, pos, err := p.rawValue(func() bool { return p.is('&') })
+	at := pos[0]
 	if err != nil {
 		return &store.QueryError{Param: name, Pos: at, Msg: err.(*store.QueryError).Msg}
 	}
@@ -540,15 +571,15 @@ func (p *rqlParser) param(name string, lq *apiQuery, schema *store.Schema, shape
 		}
 		lq.offset = n
 	case "order":
-		keys, err := schema.ParseSort(v, at)
+		keys, err := schema.ParseSort(v)
 		if err != nil {
-			return err
+			return rawPos(err, pos)
 		}
 		lq.sort = keys
 	case "select":
-		sel, err := shape.parseSelect(v, at)
+		sel, err := shape.parseSelect(v)
 		if err != nil {
-			return err
+			return rawPos(err, pos)
 		}
 		lq.sel = sel
 	}

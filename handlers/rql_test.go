@@ -199,6 +199,20 @@ func TestRQLFilters(t *testing.T) {
 		{"lastAccessAt=null()", "G M S A Z"},
 		{"lastAccessAt=lt={D-10}", "L"},
 		{"name=a=b", noneOfThem},
+		// A short form's list needs parentheses: the comma ends the term.
+		{"name=out=x,status=Disabled", "L M"},
+		{"status=in=Disabled,ilike(name,*market*)", "M"},
+		// like and ilike: \* is a star itself.
+		{"like(name,*\\*)", noneOfThem},
+		{"like(name,'*\\*')", noneOfThem},
+		{"like(name,'*\\\\*')", noneOfThem},
+		// Names compare as they sort, ignoring case.
+		{"gt(name,m)", "M N R O P B S Z"},
+		{"lt(name,b)", "A"},
+		{"ge(name,'ci pipeline')&lt(name,d)", "CI"},
+		{"gt(audit.created.at,9999-12-31)", noneOfThem},
+		{"le(audit.created.at,9999-12-31)", allLive},
+		{"gt(audit.created.at,'2000-01-01T00:00:00,5Z')", allLive},
 		{"status=Disabled&offset=0&", "L M"},
 		{"select=id,name&status=Disabled", "L M"},
 	}
@@ -379,7 +393,17 @@ func TestRQLRefusals(t *testing.T) {
 		{"order=name,-name", "order", "name appears twice in order"},
 		{"select=bogus", "select", `unknown field "bogus"; API tokens show id, href, name`},
 		{"select=-id", "select", "id is always shown"},
-		{"select=name,-name", "select", "name is both selected and left out"},
+		{"select=name,-name", "select", "name is selected, but -name leaves it out (at character 8)"},
+		{"select=audit.created,-audit", "select", "audit.created is selected, but -audit leaves it out"},
+		{"select=id,bogus", "select", `unknown field "bogus"; API tokens show id, href, name, description, icon, status, lastAccessAt, account, account.id, account.name, modules, modules.id, modules.name, audit, audit.created, audit.created.at, audit.created.by, audit.created.by.id, audit.created.by.name, audit.updated, audit.updated.at, audit.updated.by, audit.updated.by.id, audit.updated.by.name (at character 11)`},
+		{"order=%6Eame,bogus", "order", `cannot order by "bogus"`},
+		{"order=%6Eame,bogus&x", "order", "(at character 14)"},
+		{"eq(name,'Grafana%20exporter')|&eq(status,Disabled)", "filter", `expected a condition after "|" (at character 30)`},
+		{"order(name)", "filter", "order( is not an operator: write the parameter as order=…"},
+		{"limit(5)", "filter", "limit( is not an operator"},
+		{"(limit=5)", "filter", "limit= belongs at the top level of the query"},
+		{"eq(name,'CI%20pipeline'%29", "filter", `")" sent percent-encoded (%29), which makes it part of a value`},
+		{"gt(audit.created.at,10000-01-01T00:00:00Z)", "filter", "is neither a date"},
 		{"select(name", "select", `expected ")" to close select(`},
 		{"eq(name," + strings.Repeat("a", maxQueryLength) + ")", "filter", "longer than 8000 characters"},
 	}
@@ -448,6 +472,10 @@ func TestRQLSelect(t *testing.T) {
 	if fmt.Sprint(tok["modules"]) != "[map[id:MOD-0478]]" || fmt.Sprint(tok["audit"]) != fmt.Sprintf("map[created:map[by:map[id:%s name:Priya Shah]]]", app.vars.Replace("{priya}")) ||
 		omitted(tok) != "href description icon status lastAccessAt account modules.name audit.created.at audit.updated" {
 		t.Errorf("select(name,modules.id,audit.created.by): %v", tok)
+	}
+	tok = first(get("/public/v1/accounts/api-tokens?select=-account.id,-account.name,-audit.created,-audit.updated&eq(id,{ci})"))
+	if _, ok := tok["account"]; ok || omitted(tok) != "account audit" {
+		t.Errorf("select leaving out every field of account and audit leaves them out: %v", tok)
 	}
 	tok = first(get("/public/v1/accounts/api-tokens?select=+audit&eq(id,{ci})"))
 	if _, ok := tok["$meta"]; ok || keys(tok) != "account audit description href icon id lastAccessAt modules name status" {
@@ -594,6 +622,7 @@ func TestAPIUnknownParameters(t *testing.T) {
 		{"DELETE", href + "?cascade=true", "", `unknown query parameter "cascade"`},
 		{"POST", "/public/v1/accounts/api-tokens?account=ACC-1", `{"name":"New"}`, `unknown query parameter "account"`},
 		{"GET", "/public/v1/audit/records/AUD-0000-0000-0000-0000?eq(event,x)", "", "takes only select"},
+		{"GET", href + "?eq(nme,x)", "", "this endpoint shows one object and takes only select"},
 	}
 	for _, tc := range cases {
 		r := app.call(t, tc.method, tc.path, app.value, tc.body)

@@ -53,13 +53,13 @@ type selection struct {
 }
 
 // parseSelect reads select's value: field paths separated by commas, each
-// alone or with + (shown) or - (left out). pos is where the value starts in
-// the query.
-func (s *jsonShape) parseSelect(v string, pos int) (*selection, error) {
+// alone or with + (shown) or - (left out). A QueryError's position is an
+// offset in v.
+func (s *jsonShape) parseSelect(v string) (*selection, error) {
 	sel := &selection{}
 	off := 0
 	for _, part := range strings.Split(v, ",") {
-		at := pos + off
+		at := off
 		off += len(part) + 1
 		path, sign := part, byte(0)
 		if part != "" && (part[0] == '-' || part[0] == '+') {
@@ -81,8 +81,29 @@ func (s *jsonShape) parseSelect(v string, pos int) (*selection, error) {
 		}
 	}
 	for _, e := range sel.exclude {
-		if slices.Contains(sel.only, e) {
-			return nil, &store.QueryError{Param: "select", Pos: pos, Msg: fmt.Sprintf("%s is both selected and left out", e)}
+		for _, o := range sel.only {
+			if under(o, e) {
+				return nil, &store.QueryError{Param: "select", Pos: 0, Msg: fmt.Sprintf("%s is selected, but -%s leaves it out", o, e)}
+			}
+		}
+	}
+	// An object whose fields are all left out is left out itself.
+	for i := len(s.nodes) - 1; i >= 0; i-- {
+		n, children := s.nodes[i], 0
+		excluded := 0
+		for _, c := range s.nodes {
+			if strings.HasPrefix(c, n+".") && !strings.Contains(c[len(n)+1:], ".") {
+				children++
+				if slices.ContainsFunc(sel.exclude, func(e string) bool { return under(c, e) }) {
+					excluded++
+				}
+			}
+		}
+		if children > 0 && children == excluded && !slices.Contains(sel.exclude, n) {
+			if n == "id" {
+				continue
+			}
+			sel.exclude = append(sel.exclude, n)
 		}
 	}
 	// +field alone changes nothing (every field is shown by default); a field

@@ -170,13 +170,13 @@ type SortKey struct {
 }
 
 // ParseSort reads an order parameter: field paths separated by commas, each
-// with - in front for descending (or + for ascending). pos is where the
-// parameter's value starts in the query, for messages.
-func (s *Schema) ParseSort(v string, pos int) ([]SortKey, error) {
+// with - in front for descending (or + for ascending). A QueryError's
+// position is an offset in v.
+func (s *Schema) ParseSort(v string) ([]SortKey, error) {
 	var keys []SortKey
 	off := 0
 	for _, part := range strings.Split(v, ",") {
-		at := pos + off
+		at := off
 		off += len(part) + 1
 		k := SortKey{Field: part}
 		switch {
@@ -333,8 +333,11 @@ func ParseTimeValue(s string) (from, to time.Time, err error) {
 	if err != nil {
 		return time.Time{}, time.Time{}, err
 	}
+	if t.UTC().Year() > 9999 {
+		return time.Time{}, time.Time{}, fmt.Errorf("%s is after the year 9999", s)
+	}
 	step := time.Second
-	if i := strings.IndexByte(s, '.'); i >= 0 {
+	if i := strings.IndexAny(s, ".,"); i >= 0 {
 		digits := 0
 		for _, c := range s[i+1:] {
 			if c < '0' || c > '9' {

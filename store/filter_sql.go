@@ -280,6 +280,10 @@ func (r *filterSQL) compare(info FieldInfo, field sqlField, f Filter) error {
 		cond = col + " = ?"
 		r.args = append(r.args, v.Text)
 	case "gt", "ge", "lt", "le":
+		// Compared as they sort: names ignore case in both.
+		if field.order != "" {
+			col = field.order
+		}
 		cond = col + " " + map[string]string{"gt": ">", "ge": ">=", "lt": "<", "le": "<="}[f.Op] + " ?"
 		r.args = append(r.args, v.Text)
 	case "like":
@@ -312,25 +316,62 @@ func (r *filterSQL) timeSpan(field sqlField, v string) string {
 	return "(" + field.expr + " >= ? AND " + field.expr + " < ?)"
 }
 
+// lastTime is the latest time a text column holds in order: the year 10000
+// would sort before the year 2026 as text.
+var lastTime = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+
+// timeArg is a bound of a span as the column holds it. Milliseconds round
+// up: a whole millisecond m is at or after t exactly when m ≥ ⌈t⌉.
 func timeArg(field sqlField, t time.Time) any {
 	if field.millis {
-		return t.UnixMilli()
+		ms := t.UnixMilli()
+		if time.UnixMilli(ms).Before(t) {
+			ms++
+		}
+		return ms
+	}
+	if t.After(lastTime) {
+		return lastTime
 	}
 	return t.UTC()
 }
 
-// likePattern turns an RQL pattern (* for any run of characters) into a LIKE
-// pattern with SQL's own wildcards escaped.
+// likePattern turns an RQL pattern (* for any run of characters, \* for a
+// star itself, \\ for a backslash) into a LIKE pattern with SQL's own
+// wildcards escaped.
 func likePattern(p string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`, `*`, `%`)
-	return r.Replace(p)
+	return rqlPattern(p, "%", "*", map[byte]string{'\\': `\\`, '%': `\%`, '_': `\_`})
 }
 
-// globPattern turns an RQL pattern into a GLOB pattern: * stays the
-// wildcard, GLOB's ? and [ are matched literally.
+// globPattern turns an RQL pattern into a GLOB pattern: GLOB's ? and [ are
+// matched literally, and a literal star is the class [*].
 func globPattern(p string) string {
-	r := strings.NewReplacer(`?`, `[?]`, `[`, `[[]`)
-	return r.Replace(p)
+	return rqlPattern(p, "*", "[*]", map[byte]string{'?': `[?]`, '[': `[[]`})
+}
+
+func rqlPattern(p, wildcard, star string, quote map[byte]string) string {
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch {
+		case c == '*':
+			b.WriteString(wildcard)
+			continue
+		case c == '\\' && i+1 < len(p) && (p[i+1] == '*' || p[i+1] == '\\'):
+			i++
+			if p[i] == '*' {
+				b.WriteString(star)
+				continue
+			}
+			c = '\\'
+		}
+		if q, ok := quote[c]; ok {
+			b.WriteString(q)
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // orderSQL renders sort keys as ORDER BY terms, the last one the tiebreaker
