@@ -127,8 +127,8 @@ func toAPIToken(t store.Token) apiToken {
 	if t.LogoType != "" {
 		a.Icon = apiIconPath(t.ID)
 	}
-	if t.LastAccessAt.Valid {
-		at := apiTime(t.LastAccessAt.Time)
+	if !t.LastAccessAt.IsZero() {
+		at := apiTime(t.LastAccessAt)
 		a.LastAccessAt = &at
 	}
 	for _, m := range t.Modules {

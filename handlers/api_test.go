@@ -362,7 +362,7 @@ func TestLastAccessAndRejectionsAreBatched(t *testing.T) {
 	app.call(t, "GET", "/public/v1/auth/verify", value, "", "User-Agent", "tracked-client/1.0")
 	// Nothing is written per request…
 	cur, _ := app.store.Token(context.Background(), app.acc.ID, tok.ID)
-	if cur.LastAccessAt.Valid {
+	if !cur.LastAccessAt.IsZero() {
 		t.Fatal("last access was written by the request itself")
 	}
 	// …but by the flush.
@@ -370,7 +370,7 @@ func TestLastAccessAndRejectionsAreBatched(t *testing.T) {
 		t.Fatal(err)
 	}
 	cur, _ = app.store.Token(context.Background(), app.acc.ID, tok.ID)
-	if !cur.LastAccessAt.Valid || cur.LastAccessAgent != "tracked-client/1.0" || cur.LastAccessIP != "127.0.0.1" {
+	if cur.LastAccessAt.IsZero() || cur.LastAccessAgent != "tracked-client/1.0" || cur.LastAccessIP != "127.0.0.1" {
 		t.Errorf("last access = %+v %q %q", cur.LastAccessAt, cur.LastAccessIP, cur.LastAccessAgent)
 	}
 	// Refused calls of a disabled token: one record per token and minute.

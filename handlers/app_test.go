@@ -18,12 +18,13 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"gatehouse/store"
+	"gatehouse/store/sqlite"
 )
 
 // testApp is the real handler stack on a real database file, served by
 // httptest over real HTTP.
 type testApp struct {
-	store  *store.Store
+	store  *sqlite.Store
 	sealer *store.Sealer
 	srv    *httptest.Server
 	echo   *echo.Echo
@@ -72,7 +73,7 @@ func (c *testClock) advance(d time.Duration) {
 func newTestApp(t testing.TB) *testApp {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "gatehouse.db"))
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "gatehouse.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

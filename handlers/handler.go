@@ -23,7 +23,7 @@ import (
 
 // Deps is what the handlers need from the program.
 type Deps struct {
-	Store  *store.Store
+	Store  Store
 	Sealer *store.Sealer
 	Logger *slog.Logger
 	// PublicURL is the base URL clients use, such as https://gatehouse.example.
@@ -35,7 +35,7 @@ type Deps struct {
 
 // Handler serves the console.
 type Handler struct {
-	store    *store.Store
+	store    Store
 	sealer   *store.Sealer
 	log      *slog.Logger
 	sessions *SessionStore

@@ -103,7 +103,7 @@ func (h *Handler) healthz(c echo.Context) error {
 
 // readyz answers readiness probes: ready when the database answers.
 func (h *Handler) readyz(c echo.Context) error {
-	if err := h.store.DB().PingContext(c.Request().Context()); err != nil {
+	if err := h.store.Ping(c.Request().Context()); err != nil {
 		return c.String(http.StatusServiceUnavailable, "database unavailable\n")
 	}
 	return c.String(http.StatusOK, "ready\n")

@@ -13,7 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"gatehouse/handlers/openapitest"
-	"gatehouse/store"
+	"gatehouse/store/sqlite"
 )
 
 // TestOpenAPIDocument validates handlers/openapi.json as OpenAPI 3.1 (make
@@ -32,7 +32,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		t.Errorf("openapi = %v, want 3.1.0", raw["openapi"])
 	}
 
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "gatehouse.db"))
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "gatehouse.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,13 +37,13 @@ const (
 // SessionStore is a gorilla/sessions Store over the database: the cookie
 // holds only an opaque random id, so a session can be ended on the server.
 type SessionStore struct {
-	store   *store.Store
+	store   SessionStorage
 	options sessions.Options
 }
 
 // NewSessionStore returns a SessionStore whose cookies are HttpOnly,
 // SameSite=Lax, and Secure when secure is set.
-func NewSessionStore(st *store.Store, secure bool) *SessionStore {
+func NewSessionStore(st SessionStorage, secure bool) *SessionStore {
 	return &SessionStore{store: st, options: sessions.Options{
 		Path:     "/",
 		MaxAge:   int(SessionAbsoluteTimeout / time.Second),

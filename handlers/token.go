@@ -138,12 +138,12 @@ func (h *Handler) tokenPage(c echo.Context, tab string) (views.TokenPage, error)
 	if t.LogoType != "" {
 		m.Avatar.LogoURL = logoURL(t)
 	}
-	if t.LastAccessAt.Valid {
-		m.LastAccess = formatDateTime(t.LastAccessAt.Time)
+	if !t.LastAccessAt.IsZero() {
+		m.LastAccess = formatDateTime(t.LastAccessAt)
 		m.LastAccessIP, m.LastAccessAgent = t.LastAccessIP, t.LastAccessAgent
 	}
-	if t.DisabledAt.Valid {
-		m.DisabledAt = formatDateTime(t.DisabledAt.Time)
+	if !t.DisabledAt.IsZero() {
+		m.DisabledAt = formatDateTime(t.DisabledAt)
 		m.DisabledBy = actorLabel(t.DisabledBy)
 		m.DisabledReason = t.DisabledReason
 	}

@@ -20,13 +20,13 @@ import (
 type tokenAction struct {
 	name, verb, title, done string
 	allowed                 func(store.User) bool
-	from                    []string // the statuses it applies to
+	action                  store.Action // its edge of the state machine
 }
 
 var tokenActions = map[string]tokenAction{
-	"disable": {"disable", "Disable", "Disable API token", "disabled", canToggle, []string{store.StatusActive}},
-	"enable":  {"enable", "Enable", "Enable API token", "enabled", canToggle, []string{store.StatusDisabled}},
-	"delete":  {"delete", "Delete", "Delete API token", "deleted", canEdit, []string{store.StatusActive, store.StatusDisabled}},
+	"disable": {"disable", "Disable", "Disable API token", "disabled", canToggle, store.ActionDisable},
+	"enable":  {"enable", "Enable", "Enable API token", "enabled", canToggle, store.ActionEnable},
+	"delete":  {"delete", "Delete", "Delete API token", "deleted", canEdit, store.ActionDelete},
 }
 
 // maxReasonLength bounds the optional disable reason.
@@ -42,7 +42,7 @@ func rowActions(u store.User, id, status, returnTo string) []views.RowAction {
 	base := "/settings/api-tokens/" + id
 	var out []views.RowAction
 	if canToggle(u) {
-		if status == store.StatusActive {
+		if store.ActionDisable.Applies(status) {
 			out = append(out, views.RowAction{Label: "Disable", URL: base + "/disable" + q, Dialog: true})
 		} else {
 			out = append(out, views.RowAction{Label: "Enable", URL: base + "/enable" + q, Dialog: true})
@@ -69,14 +69,7 @@ func actionFor(c echo.Context) (tokenAction, error) {
 	return a, nil
 }
 
-func applies(a tokenAction, status string) bool {
-	for _, s := range a.from {
-		if s == status {
-			return true
-		}
-	}
-	return false
-}
+func applies(a tokenAction, status string) bool { return a.action.Applies(status) }
 
 // notApplicable says why an action does not apply to a token's status.
 func notApplicable(a tokenAction, t store.Token) string {
@@ -100,8 +93,8 @@ func (h *Handler) confirmPage(c echo.Context, a tokenAction, t store.Token, retu
 	if m.CancelURL == "" {
 		m.CancelURL = "/settings/api-tokens/" + t.ID
 	}
-	if t.LastAccessAt.Valid {
-		m.LastAccess = formatDateTime(t.LastAccessAt.Time)
+	if !t.LastAccessAt.IsZero() {
+		m.LastAccess = formatDateTime(t.LastAccessAt)
 	}
 	for _, mod := range t.Modules {
 		m.Modules = append(m.Modules, views.ModuleItem{ID: mod.ID, Name: mod.Name})

@@ -117,12 +117,7 @@ func (h *Handler) formModel(c echo.Context, title string, f tokenFields) (views.
 func (h *Handler) validateFields(c echo.Context, f tokenFields, step int) map[string]string {
 	errs := map[string]string{}
 	if step == 0 || step == 1 {
-		if msg := store.ValidateName(strings.TrimSpace(f.Name)); msg != "" {
-			errs["name"] = msg
-		}
-		if msg := store.ValidateDescription(f.Description); msg != "" {
-			errs["description"] = msg
-		}
+		_, errs = store.ValidateToken(&store.NewToken{Name: f.Name, Description: f.Description})
 		if f.logoErr != "" {
 			errs["logo"] = f.logoErr
 		}

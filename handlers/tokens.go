@@ -259,8 +259,8 @@ func tokenRow(t store.Token) views.TokenRow {
 		Created:       formatDateTime(t.CreatedAt),
 		Status:        t.Status,
 	}
-	if t.LastAccessAt.Valid {
-		r.LastAccess = formatDateTime(t.LastAccessAt.Time)
+	if !t.LastAccessAt.IsZero() {
+		r.LastAccess = formatDateTime(t.LastAccessAt)
 	}
 	if t.LogoType != "" {
 		r.Avatar.LogoURL = logoURL(t)

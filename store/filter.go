@@ -109,6 +109,9 @@ func newSchema(name string, fields []FieldInfo, aliases map[string]string) *Sche
 // Fields lists the schema's field paths.
 func (s *Schema) Fields() []string { return slices.Clone(s.paths) }
 
+// Collection returns the schema of a collection's members (modules), or nil.
+func (s *Schema) Collection(name string) *Schema { return s.collections[name] }
+
 // Field returns a field's description.
 func (s *Schema) Field(path string) (FieldInfo, bool) {
 	f, ok := s.fields[path]

@@ -64,6 +64,10 @@ func CheckPassword(hash, password string) (bool, error) {
 
 // dummyHash is checked against when the email is unknown, so that a wrong
 // email costs as much time as a wrong password.
+// SpendPasswordCheck takes as long as checking a password, for an unknown
+// email: a wrong email then costs as much time as a wrong password.
+func SpendPasswordCheck(password string) { CheckPassword(dummyHash(), password) }
+
 var dummyHash = sync.OnceValue(func() string {
 	h, _ := HashPassword("gatehouse-timing-equaliser")
 	return h

@@ -130,3 +130,12 @@ func FuzzParseTokenValue(f *testing.F) {
 		}
 	})
 }
+
+func testSealer(t *testing.T) *Sealer {
+	t.Helper()
+	s, err := NewSealer([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}

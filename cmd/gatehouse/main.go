@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"gatehouse/store"
+	"gatehouse/store/sqlite"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -106,11 +107,11 @@ func dataFlag(fs *flag.FlagSet, getenv func(string) string) *string {
 }
 
 // openStore opens the database in the data directory, creating both.
-func openStore(ctx context.Context, dir string) (*store.Store, error) {
+func openStore(ctx context.Context, dir string) (*sqlite.Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	return store.Open(ctx, filepath.Join(dir, "gatehouse.db"))
+	return sqlite.Open(ctx, filepath.Join(dir, "gatehouse.db"))
 }
 
 // loadSealer returns the token encryption key from the master key when one

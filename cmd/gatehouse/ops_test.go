@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"gatehouse/store"
+	"gatehouse/store/sqlite"
 )
 
 // opsFixture makes a data directory with an account and one token, and
@@ -93,7 +94,7 @@ func TestOpsKeyRotateCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	oldKey, _ := store.ParseKey(string(oldKeyText))
-	st, err := store.Open(t.Context(), filepath.Join(dir, "gatehouse.db"))
+	st, err := sqlite.Open(t.Context(), filepath.Join(dir, "gatehouse.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"gatehouse/handlers"
 	"gatehouse/store"
+	"gatehouse/store/sqlite"
 )
 
 type serveConfig struct {
@@ -190,7 +191,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 // is last's, and returns the one it saw. Shipped off the machine with the
 // rest of the log, these lines let "gatehouse audit verify --anchor" show
 // that no record up to them was later removed or rewritten.
-func logAuditHead(ctx context.Context, st *store.Store, logger *slog.Logger, last store.AuditAnchor) store.AuditAnchor {
+func logAuditHead(ctx context.Context, st *sqlite.Store, logger *slog.Logger, last store.AuditAnchor) store.AuditAnchor {
 	head, err := st.AuditHead(ctx)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -209,7 +210,7 @@ func logAuditHead(ctx context.Context, st *store.Store, logger *slog.Logger, las
 // sweepSessions deletes expired sessions, and logos uploaded for tokens never
 // added, every ten minutes, and logs the audit trail's head hourly when it
 // has moved from head.
-func sweepSessions(ctx context.Context, st *store.Store, logger *slog.Logger, head store.AuditAnchor) {
+func sweepSessions(ctx context.Context, st *sqlite.Store, logger *slog.Logger, head store.AuditAnchor) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
 	for tick := 1; ; tick++ {

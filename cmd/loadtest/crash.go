@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"gatehouse/store"
+	"gatehouse/store/sqlite"
 )
 
 // runCrash kills the server with SIGKILL in the middle of a storm of writes
@@ -130,7 +131,7 @@ func runCrash(bin string, rounds, workers int) error {
 		if srv, err = start(); err != nil {
 			return fmt.Errorf("round %d: restart: %w", round, err)
 		}
-		st, err := store.Open(context.Background(), filepath.Join(data, "gatehouse.db"))
+		st, err := sqlite.Open(context.Background(), filepath.Join(data, "gatehouse.db"))
 		if err != nil {
 			return err
 		}

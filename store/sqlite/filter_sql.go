@@ -1,9 +1,10 @@
-package store
+package sqlite
 
 import (
 	"context"
 	"database/sql"
 	"fmt"
+	"gatehouse/store"
 	"strings"
 	"time"
 )
@@ -83,7 +84,7 @@ type filterSQL struct {
 	args []any
 }
 
-func renderFilter(schema *Schema, sqls *sqlSchema, f Filter) (string, []any, error) {
+func renderFilter(schema *store.Schema, sqls *sqlSchema, f store.Filter) (string, []any, error) {
 	if err := schema.Check(f); err != nil {
 		return "", nil, err
 	}
@@ -94,7 +95,7 @@ func renderFilter(schema *Schema, sqls *sqlSchema, f Filter) (string, []any, err
 	return r.b.String(), r.args, nil
 }
 
-func (r *filterSQL) filter(schema *Schema, sqls *sqlSchema, f Filter) error {
+func (r *filterSQL) filter(schema *store.Schema, sqls *sqlSchema, f store.Filter) error {
 	switch f.Op {
 	case "and", "or":
 		r.b.WriteByte('(')
@@ -126,13 +127,13 @@ func (r *filterSQL) filter(schema *Schema, sqls *sqlSchema, f Filter) error {
 }
 
 // any renders a condition on the members of a collection.
-func (r *filterSQL) any(schema *Schema, sqls *sqlSchema, collection string, cond Filter) error {
+func (r *filterSQL) any(schema *store.Schema, sqls *sqlSchema, collection string, cond store.Filter) error {
 	c, ok := sqls.collections[collection]
 	if !ok {
 		return fmt.Errorf("filter: no SQL for collection %q", collection)
 	}
 	var inner filterSQL
-	if err := inner.filter(schema.collections[collection], c.schema, cond); err != nil {
+	if err := inner.filter(schema.Collection(collection), c.schema, cond); err != nil {
 		return err
 	}
 	r.b.WriteString(fmt.Sprintf(c.exists, inner.b.String()))
@@ -143,7 +144,7 @@ func (r *filterSQL) any(schema *Schema, sqls *sqlSchema, collection string, cond
 // member renders a comparison of a collection's field (modules.id): true when
 // any member matches; ne and out when none does; null() and empty() match
 // an empty collection.
-func (r *filterSQL) member(schema *Schema, sqls *sqlSchema, info FieldInfo, f Filter) error {
+func (r *filterSQL) member(schema *store.Schema, sqls *sqlSchema, info store.FieldInfo, f store.Filter) error {
 	negate := f.Op == "ne" || f.Op == "out"
 	positive := f
 	positive.Field = strings.TrimPrefix(f.Field, info.Collection+".")
@@ -153,10 +154,10 @@ func (r *filterSQL) member(schema *Schema, sqls *sqlSchema, info FieldInfo, f Fi
 	case "out":
 		positive.Op = "in"
 	}
-	var plain []Value
+	var plain []store.Value
 	empty := false
 	for _, v := range f.Values {
-		if v.Kind == ValueText {
+		if v.Kind == store.ValueText {
 			plain = append(plain, v)
 		} else {
 			empty = true
@@ -192,7 +193,7 @@ func (r *filterSQL) member(schema *Schema, sqls *sqlSchema, info FieldInfo, f Fi
 }
 
 // compare renders a comparison of a scalar field.
-func (r *filterSQL) compare(info FieldInfo, field sqlField, f Filter) error {
+func (r *filterSQL) compare(info store.FieldInfo, field sqlField, f store.Filter) error {
 	col := field.expr
 	// A nullable column is guarded so that the condition is never NULL.
 	guard := func(cond string) string {
@@ -201,8 +202,8 @@ func (r *filterSQL) compare(info FieldInfo, field sqlField, f Filter) error {
 		}
 		return cond
 	}
-	isEmpty := func(v Value) string {
-		if v.Kind == ValueEmpty && info.Type == FieldText {
+	isEmpty := func(v store.Value) string {
+		if v.Kind == store.ValueEmpty && info.Type == store.FieldText {
 			return "(" + col + " IS NULL OR " + col + " = '')"
 		}
 		return col + " IS NULL"
@@ -210,16 +211,16 @@ func (r *filterSQL) compare(info FieldInfo, field sqlField, f Filter) error {
 	switch f.Op {
 	case "in", "out":
 		var parts []string
-		var plain []Value
+		var plain []store.Value
 		for _, v := range f.Values {
-			if v.Kind == ValueText {
+			if v.Kind == store.ValueText {
 				plain = append(plain, v)
 			} else {
 				parts = append(parts, isEmpty(v))
 			}
 		}
 		if len(plain) > 0 {
-			if info.Type == FieldTime {
+			if info.Type == store.FieldTime {
 				var spans []string
 				for _, v := range plain {
 					spans = append(spans, r.timeSpan(field, v.Text))
@@ -240,7 +241,7 @@ func (r *filterSQL) compare(info FieldInfo, field sqlField, f Filter) error {
 		return nil
 	}
 	v := f.Values[0]
-	if v.Kind != ValueText {
+	if v.Kind != store.ValueText {
 		cond := isEmpty(v)
 		if f.Op == "ne" {
 			cond = "NOT " + cond
@@ -248,8 +249,8 @@ func (r *filterSQL) compare(info FieldInfo, field sqlField, f Filter) error {
 		r.b.WriteString(cond)
 		return nil
 	}
-	if info.Type == FieldTime {
-		from, to, _ := ParseTimeValue(v.Text)
+	if info.Type == store.FieldTime {
+		from, to, _ := store.ParseTimeValue(v.Text)
 		var cond string
 		switch f.Op {
 		case "eq", "ne":
@@ -311,7 +312,7 @@ func (r *filterSQL) compare(info FieldInfo, field sqlField, f Filter) error {
 
 // timeSpan renders "the field falls inside the span the value names".
 func (r *filterSQL) timeSpan(field sqlField, v string) string {
-	from, to, _ := ParseTimeValue(v)
+	from, to, _ := store.ParseTimeValue(v)
 	r.args = append(r.args, timeArg(field, from), timeArg(field, to))
 	return "(" + field.expr + " >= ? AND " + field.expr + " < ?)"
 }
@@ -378,13 +379,13 @@ func rqlPattern(p, wildcard, star string, quote map[byte]string) string {
 // column in the first key's direction, flipping every direction when
 // reverse is set. NULLs sort first ascending and last descending, on every
 // engine.
-func orderSQL(schema *Schema, sqls *sqlSchema, overrides map[string]string, keys []SortKey, tiebreak string, reverse bool) (string, error) {
+func orderSQL(schema *store.Schema, sqls *sqlSchema, overrides map[string]string, keys []store.SortKey, tiebreak string, reverse bool) (string, error) {
 	terms := make([]string, 0, len(keys)+1)
 	for _, k := range keys {
 		info, ok := schema.Field(k.Field)
 		field, ok2 := sqls.fields[k.Field]
 		if !ok || !ok2 {
-			return "", &QueryError{"order", 0, fmt.Sprintf("cannot order by %q", k.Field)}
+			return "", &store.QueryError{Param: "order", Msg: fmt.Sprintf("cannot order by %q", k.Field)}
 		}
 		expr := field.order
 		if o, ok := overrides[k.Field]; ok {

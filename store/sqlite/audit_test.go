@@ -1,9 +1,10 @@
-package store
+package sqlite
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"gatehouse/store"
 	"slices"
 	"strings"
 	"testing"
@@ -12,20 +13,20 @@ import (
 
 // auditFixture is a token with n "value-viewed" records after its creation,
 // one second apart.
-func auditFixture(t *testing.T, n int) (fixture, Token) {
+func auditFixture(t *testing.T, n int) (fixture, store.Token) {
 	t.Helper()
 	f := newFixture(t)
 	ctx := context.Background()
 	base := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	f.s.SetClock(func() time.Time { return base })
-	tok, _, err := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, NewToken{Name: "audited"})
+	tok, _, err := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, store.NewToken{Name: "audited"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	tx, _ := f.s.db.Begin()
 	for i := 1; i <= n; i++ {
-		if _, err := f.s.appendAudit(ctx, tx, AuditRecord{AccountID: f.acc.ID, OccurredAt: base.Add(time.Duration(i) * time.Second),
-			Event: EventTokenValueViewed, ObjectType: ObjectTypeToken, ObjectID: tok.ID, ObjectName: tok.Name, Actor: f.actor,
+		if _, err := f.s.appendAudit(ctx, tx, store.AuditRecord{AccountID: f.acc.ID, OccurredAt: base.Add(time.Duration(i) * time.Second),
+			Event: store.EventTokenValueViewed, ObjectType: store.ObjectTypeToken, ObjectID: tok.ID, ObjectName: tok.Name, Actor: f.actor,
 			Summary: "viewed"}); err != nil {
 			t.Fatal(err)
 		}
@@ -37,7 +38,7 @@ func auditFixture(t *testing.T, n int) (fixture, Token) {
 func TestListAuditPagesBothWays(t *testing.T) {
 	f, tok := auditFixture(t, 12)
 	ctx := context.Background()
-	q := AuditQuery{ObjectID: tok.ID, Limit: 5}
+	q := store.AuditQuery{ObjectID: tok.ID, Limit: 5}
 	p1, err := f.s.ListAudit(ctx, f.acc.ID, q)
 	if err != nil {
 		t.Fatal(err)
@@ -52,12 +53,12 @@ func TestListAuditPagesBothWays(t *testing.T) {
 	p2, _ := f.s.ListAudit(ctx, f.acc.ID, q)
 	q.Before = p2.Older
 	p3, _ := f.s.ListAudit(ctx, f.acc.ID, q)
-	if len(p2.Records) != 5 || len(p3.Records) != 3 || p3.Older != "" || p3.Records[2].Event != EventTokenCreated {
+	if len(p2.Records) != 5 || len(p3.Records) != 3 || p3.Older != "" || p3.Records[2].Event != store.EventTokenCreated {
 		t.Fatalf("pages 2 and 3: %d and %d records, older %q", len(p2.Records), len(p3.Records), p3.Older)
 	}
 	// Back from page 3 to page 2 by the newer cursor.
-	back, _ := f.s.ListAudit(ctx, f.acc.ID, AuditQuery{ObjectID: tok.ID, Limit: 5, After: p3.Newer})
-	ids := func(p AuditPage) []string {
+	back, _ := f.s.ListAudit(ctx, f.acc.ID, store.AuditQuery{ObjectID: tok.ID, Limit: 5, After: p3.Newer})
+	ids := func(p store.AuditPage) []string {
 		var out []string
 		for _, r := range p.Records {
 			out = append(out, r.ID)
@@ -67,7 +68,7 @@ func TestListAuditPagesBothWays(t *testing.T) {
 	if !slices.Equal(ids(back), ids(p2)) || back.Newer == "" || back.Older == "" {
 		t.Errorf("back to page 2 = %v (newer %q), want %v", ids(back), back.Newer, ids(p2))
 	}
-	back1, _ := f.s.ListAudit(ctx, f.acc.ID, AuditQuery{ObjectID: tok.ID, Limit: 5, After: back.Newer})
+	back1, _ := f.s.ListAudit(ctx, f.acc.ID, store.AuditQuery{ObjectID: tok.ID, Limit: 5, After: back.Newer})
 	if !slices.Equal(ids(back1), ids(p1)) || back1.Newer != "" {
 		t.Errorf("back to page 1 = %v (newer %q), want %v", ids(back1), back1.Newer, ids(p1))
 	}
@@ -79,14 +80,14 @@ func TestListAuditFilters(t *testing.T) {
 	base := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	cases := []struct {
 		name string
-		q    AuditQuery
+		q    store.AuditQuery
 		want int
 	}{
-		{"by event", AuditQuery{ObjectID: tok.ID, Event: EventTokenCreated}, 1},
-		{"from", AuditQuery{ObjectID: tok.ID, From: base.Add(8 * time.Second)}, 3},
-		{"to is exclusive", AuditQuery{ObjectID: tok.ID, To: base.Add(2 * time.Second)}, 2},
-		{"range and event", AuditQuery{ObjectID: tok.ID, Event: EventTokenValueViewed, From: base, To: base.Add(5 * time.Second)}, 4},
-		{"other object", AuditQuery{ObjectID: "TKN-0000-0000"}, 0},
+		{"by event", store.AuditQuery{ObjectID: tok.ID, Event: store.EventTokenCreated}, 1},
+		{"from", store.AuditQuery{ObjectID: tok.ID, From: base.Add(8 * time.Second)}, 3},
+		{"to is exclusive", store.AuditQuery{ObjectID: tok.ID, To: base.Add(2 * time.Second)}, 2},
+		{"range and event", store.AuditQuery{ObjectID: tok.ID, Event: store.EventTokenValueViewed, From: base, To: base.Add(5 * time.Second)}, 4},
+		{"other object", store.AuditQuery{ObjectID: "TKN-0000-0000"}, 0},
 	}
 	for _, c := range cases {
 		p, err := f.s.ListAudit(ctx, f.acc.ID, c.q)
@@ -94,11 +95,11 @@ func TestListAuditFilters(t *testing.T) {
 			t.Errorf("%s: total %d, %d records, %v; want %d", c.name, p.Total, len(p.Records), err, c.want)
 		}
 	}
-	if p, _ := f.s.ListAudit(ctx, f.other.ID, AuditQuery{}); p.Total != 0 {
+	if p, _ := f.s.ListAudit(ctx, f.other.ID, store.AuditQuery{}); p.Total != 0 {
 		t.Errorf("another account sees %d records", p.Total)
 	}
 	var n int
-	f.s.EachAudit(ctx, f.acc.ID, AuditQuery{ObjectID: tok.ID, Event: EventTokenValueViewed, Limit: 2}, func(AuditRecord) error { n++; return nil })
+	f.s.EachAudit(ctx, f.acc.ID, store.AuditQuery{ObjectID: tok.ID, Event: store.EventTokenValueViewed, Limit: 2}, func(store.AuditRecord) error { n++; return nil })
 	if n != 10 {
 		t.Errorf("EachAudit visited %d, want all 10 matching (no limit)", n)
 	}
@@ -106,14 +107,14 @@ func TestListAuditFilters(t *testing.T) {
 	if err != nil || rec.ObjectID != tok.ID {
 		t.Errorf("AuditRecordByID: %v", err)
 	}
-	if _, err := f.s.AuditRecordByID(ctx, f.other.ID, rec.ID); err != ErrNotFound {
+	if _, err := f.s.AuditRecordByID(ctx, f.other.ID, rec.ID); err != store.ErrNotFound {
 		t.Errorf("another account's record: %v, want ErrNotFound", err)
 	}
 }
 
-func p1ID(t *testing.T, f fixture, tok Token) string {
+func p1ID(t *testing.T, f fixture, tok store.Token) string {
 	t.Helper()
-	p, err := f.s.ListAudit(context.Background(), f.acc.ID, AuditQuery{ObjectID: tok.ID, Limit: 1})
+	p, err := f.s.ListAudit(context.Background(), f.acc.ID, store.AuditQuery{ObjectID: tok.ID, Limit: 1})
 	if err != nil || len(p.Records) != 1 {
 		t.Fatal(err)
 	}
@@ -149,13 +150,13 @@ func TestVerifyAudit(t *testing.T) {
 
 func TestParseAuditAnchor(t *testing.T) {
 	h := strings.Repeat("0123456789abcdef", 4)
-	a, ok := ParseAuditAnchor(" 42:" + h + "\n")
+	a, ok := store.ParseAuditAnchor(" 42:" + h + "\n")
 	if !ok || a.Seq != 42 || a.Hash != h || a.String() != "42:"+h {
 		t.Fatalf("ParseAuditAnchor = %+v, %v", a, ok)
 	}
 	for _, bad := range []string{"", "42", ":" + h, "0:" + h, "-1:" + h, "x:" + h, "42:" + h[1:], "42:" + strings.ToUpper(h),
 		"42:" + h[:63] + "g", "42:" + h + "00", "9999999999999999999999:" + h} {
-		if _, ok := ParseAuditAnchor(bad); ok {
+		if _, ok := store.ParseAuditAnchor(bad); ok {
 			t.Errorf("ParseAuditAnchor(%q) accepted", bad)
 		}
 	}
@@ -170,14 +171,14 @@ func TestAuditAnchor(t *testing.T) {
 	if err != nil || head.Seq == 0 || len(head.Hash) != 64 || !strings.HasPrefix(head.ID, "AUD-") {
 		t.Fatalf("head = %+v, %v", head, err)
 	}
-	mid := AuditAnchor{Seq: head.Seq - 2}
+	mid := store.AuditAnchor{Seq: head.Seq - 2}
 	f.s.db.QueryRow(`SELECT hash FROM audit_records WHERE seq = ?`, mid.Seq).Scan(&mid.Hash)
-	for _, a := range []AuditAnchor{head, mid} {
+	for _, a := range []store.AuditAnchor{head, mid} {
 		if problem, err := f.s.CheckAuditAnchor(ctx, a); err != nil || problem != "" {
 			t.Fatalf("untouched trail against %s: %q, %v", a, problem, err)
 		}
 	}
-	if problem, _ := f.s.CheckAuditAnchor(ctx, AuditAnchor{Seq: mid.Seq, Hash: head.Hash}); !strings.Contains(problem, "no longer has the anchored hash") {
+	if problem, _ := f.s.CheckAuditAnchor(ctx, store.AuditAnchor{Seq: mid.Seq, Hash: head.Hash}); !strings.Contains(problem, "no longer has the anchored hash") {
 		t.Errorf("wrong hash at #%d: %q", mid.Seq, problem)
 	}
 
@@ -209,7 +210,7 @@ func TestAuditAnchor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var recs []AuditRecord
+	var recs []store.AuditRecord
 	for rows.Next() {
 		r, err := scanAudit(rows)
 		if err != nil {
@@ -221,7 +222,7 @@ func TestAuditAnchor(t *testing.T) {
 	recs[1].Summary = "nothing to see"
 	prev := recs[0].Hash
 	for _, r := range recs[1:] {
-		r.PrevHash, r.Hash = prev, chainHash(prev, r)
+		r.PrevHash, r.Hash = prev, store.ChainHash(prev, r)
 		if _, err := f.s.db.Exec(`UPDATE audit_records SET summary = ?, prev_hash = ?, hash = ? WHERE seq = ?`, r.Summary, r.PrevHash, r.Hash, r.Seq); err != nil {
 			t.Fatal(err)
 		}
@@ -238,7 +239,7 @@ func TestAuditAnchor(t *testing.T) {
 	if _, err := f.s.db.Exec(`DELETE FROM audit_records`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.s.AuditHead(ctx); !errors.Is(err, ErrNotFound) {
+	if _, err := f.s.AuditHead(ctx); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("head of an empty trail: %v", err)
 	}
 	if problem, _ := f.s.CheckAuditAnchor(ctx, mid); !strings.Contains(problem, "the trail is empty") {

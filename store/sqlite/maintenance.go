@@ -1,10 +1,11 @@
-package store
+package sqlite
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"gatehouse/store"
 	"os"
 )
 
@@ -36,7 +37,7 @@ func (s *Store) Backup(ctx context.Context, path string) error {
 // with the old key and still hash to the stored secret_hash; when any does
 // not, nothing is changed and the error names the token. It returns the
 // number of tokens re-sealed. Neither values nor keys appear in errors.
-func (s *Store) RotateKey(ctx context.Context, oldKey, newKey *Sealer) (int, error) {
+func (s *Store) RotateKey(ctx context.Context, oldKey, newKey *store.Sealer) (int, error) {
 	if oldKey == nil || newKey == nil {
 		return 0, errors.New("rotate key: both keys are needed")
 	}
@@ -83,7 +84,7 @@ func (s *Store) RotateKey(ctx context.Context, oldKey, newKey *Sealer) (int, err
 			}
 			return 0, fmt.Errorf("rotate key: token %s: %v; nothing was changed", r.id, err)
 		}
-		if !bytes.Equal(HashTokenValue(value), r.hash) {
+		if !bytes.Equal(store.HashTokenValue(value), r.hash) {
 			return 0, fmt.Errorf("rotate key: token %s: the decrypted value does not match its stored hash; nothing was changed", r.id)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE api_tokens SET secret_sealed = ? WHERE id = ?`, newKey.Seal(r.id, value), r.id); err != nil {

@@ -1,14 +1,15 @@
-package store
+package sqlite
 
 import (
 	"context"
 	"fmt"
+	"gatehouse/store"
 	"time"
 )
 
 // SeedTokens adds n tokens to an account, each with its "created" record:
 // BulkSeed without further audit records.
-func (s *Store) SeedTokens(ctx context.Context, sealer *Sealer, accountID string, n int) error {
+func (s *Store) SeedTokens(ctx context.Context, sealer *store.Sealer, accountID string, n int) error {
 	return s.BulkSeed(ctx, sealer, accountID, n, 0, nil)
 }
 
@@ -25,11 +26,11 @@ func (s *Store) SeedAudit(ctx context.Context, accountID, tokenID string, n int)
 		return fmt.Errorf("token %s: %w", tokenID, err)
 	}
 	now := s.now()
-	actor := Actor{Type: "user", ID: "USR-0000-0000", Name: "Bulk Viewer", IP: "192.0.2.50", UserAgent: "bulk/1.0"}
+	actor := store.Actor{Type: "user", ID: "USR-0000-0000", Name: "Bulk Viewer", IP: "192.0.2.50", UserAgent: "bulk/1.0"}
 	for i := range n {
-		if _, err := s.appendAudit(ctx, tx, AuditRecord{
-			AccountID: accountID, OccurredAt: now.Add(-time.Duration(n-i) * time.Second), Event: EventTokenValueViewed,
-			ObjectType: ObjectTypeToken, ObjectID: tokenID, ObjectName: name, Actor: actor,
+		if _, err := s.appendAudit(ctx, tx, store.AuditRecord{
+			AccountID: accountID, OccurredAt: now.Add(-time.Duration(n-i) * time.Second), Event: store.EventTokenValueViewed,
+			ObjectType: store.ObjectTypeToken, ObjectID: tokenID, ObjectName: name, Actor: actor,
 			Summary: fmt.Sprintf("The value of API token %s was shown.", tokenID),
 			Details: `{"purpose":"show"}`,
 		}); err != nil {

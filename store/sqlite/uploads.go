@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"context"
@@ -6,15 +6,16 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
+	"gatehouse/store"
 	"time"
 )
 
 // SaveLogoUpload keeps a logo uploaded in the Add wizard until the token is
 // added, and returns the id the later steps carry instead of the bytes.
 func (s *Store) SaveLogoUpload(ctx context.Context, userID string, data []byte) (string, error) {
-	ct, msg := LogoType(data)
+	ct, msg := store.LogoType(data)
 	if msg != "" {
-		return "", &ValidationError{Fields: map[string]string{"logo": msg}}
+		return "", &store.ValidationError{Fields: map[string]string{"logo": msg}}
 	}
 	b := make([]byte, 16)
 	if _, err := rand.Read(b); err != nil {
@@ -32,7 +33,7 @@ func (s *Store) LogoUpload(ctx context.Context, userID, id string) (string, []by
 	var data []byte
 	err := s.db.QueryRowContext(ctx, `SELECT content_type, data FROM logo_uploads WHERE id = ? AND user_id = ?`, id, userID).Scan(&ct, &data)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil, ErrNotFound
+		return "", nil, store.ErrNotFound
 	}
 	return ct, data, err
 }

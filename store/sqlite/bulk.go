@@ -1,10 +1,11 @@
-package store
+package sqlite
 
 import (
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"gatehouse/store"
 	"strings"
 	"time"
 )
@@ -24,8 +25,8 @@ const bulkRows = 100
 // bulkTokenID and bulkAuditID make the bulk seeder's random identifiers;
 // tests replace them to force collisions.
 var (
-	bulkTokenID = func() string { return NewID("TKN", 2) }
-	bulkAuditID = func() string { return NewID("AUD", 4) }
+	bulkTokenID = func() string { return store.NewID("TKN", 2) }
+	bulkAuditID = func() string { return store.NewID("AUD", 4) }
 )
 
 // bulkTriggers are the insert triggers on the tables the bulk seeder fills
@@ -63,7 +64,7 @@ var bulkTriggers = []string{"api_tokens_search_insert", "api_token_counts_insert
 //     again into the file at the checkpoint; the rollback journal only keeps
 //     the pages that were there before. Leaving WAL fails if another
 //     connection is open; the seed then runs in WAL, only slower.
-func (s *Store) BulkSeed(ctx context.Context, sealer *Sealer, accountID string, tokens, audit int, progress func(tokens, audit int)) (err error) {
+func (s *Store) BulkSeed(ctx context.Context, sealer *store.Sealer, accountID string, tokens, audit int, progress func(tokens, audit int)) (err error) {
 	mods, err := s.AccountModules(ctx, accountID)
 	if err != nil {
 		return err
@@ -124,7 +125,7 @@ func (s *Store) BulkSeed(ctx context.Context, sealer *Sealer, accountID string, 
 		return err
 	}
 	if n == 0 {
-		return fmt.Errorf("account %s: %w", accountID, ErrNotFound)
+		return fmt.Errorf("account %s: %w", accountID, store.ErrNotFound)
 	}
 	ddl, dropped, err := dropBulkIndexes(ctx, tx)
 	if err != nil {
@@ -267,9 +268,9 @@ type bulkOp struct {
 type bulkGen struct {
 	ctx       context.Context
 	out       chan<- bulkOp
-	sealer    *Sealer
+	sealer    *store.Sealer
 	accountID string
-	mods      []Module
+	mods      []store.Module
 	bits      []int64 // the modules' bits
 	now       time.Time
 	tokens    int
@@ -278,7 +279,7 @@ type bulkGen struct {
 	tokenIDs, auditIDs           *idSet // the ids in the tables or given out
 	insToken, insGrant, insAudit *multiInsert
 	prev                         string // the hash of the chain's last record
-	pending                      []AuditRecord
+	pending                      []store.AuditRecord
 	statuses                     map[string]int // how many tokens were made in each status
 }
 
@@ -293,7 +294,7 @@ func (g *bulkGen) send(op bulkOp) error {
 
 func (g *bulkGen) run() error {
 	var ids, names []string
-	var created []AuditRecord
+	var created []store.AuditRecord
 	made, records := 0, 0
 	for made < g.tokens {
 		n := min(bulkBatch, g.tokens-made)
@@ -308,9 +309,9 @@ func (g *bulkGen) run() error {
 					return err
 				}
 				createdAt := g.now.Add(-time.Duration(g.tokens-i) * time.Minute)
-				status := StatusActive
+				status := store.StatusActive
 				if i%5 == 4 {
-					status = StatusDisabled
+					status = store.StatusDisabled
 				}
 				g.statuses[status]++
 				var access any
@@ -329,13 +330,13 @@ func (g *bulkGen) run() error {
 						mask |= g.bits[j]
 					}
 				}
-				value := NewTokenValue(id)
+				value := store.NewTokenValue(id)
 				tokenArgs = append(tokenArgs, id, g.accountID, name, "Bulk token for load tests.", status,
-					HashTokenValue(value), g.sealer.Seal(id, value), mask, createdAt, createdAt, access, ip, agent)
+					store.HashTokenValue(value), g.sealer.Seal(id, value), mask, createdAt, createdAt, access, ip, agent)
 				ids, names = append(ids, id), append(names, name)
-				created = append(created, AuditRecord{
-					AccountID: g.accountID, OccurredAt: createdAt, Event: EventTokenCreated,
-					ObjectType: ObjectTypeToken, ObjectID: id, ObjectName: name, Actor: SystemActor,
+				created = append(created, store.AuditRecord{
+					AccountID: g.accountID, OccurredAt: createdAt, Event: store.EventTokenCreated,
+					ObjectType: store.ObjectTypeToken, ObjectID: id, ObjectName: name, Actor: store.SystemActor,
 					Summary: "API token " + id + " was created.",
 					Details: detailsJSON(map[string]any{"after": map[string]any{"name": name, "modules": granted, "status": status}}),
 				})
@@ -361,21 +362,21 @@ func (g *bulkGen) run() error {
 	if len(ids) == 0 {
 		return g.flush()
 	}
-	viewer := Actor{Type: "user", ID: "USR-0000-0000", Name: "Bulk Viewer", IP: "192.0.2.50", UserAgent: "bulk/1.0"}
+	viewer := store.Actor{Type: "user", ID: "USR-0000-0000", Name: "Bulk Viewer", IP: "192.0.2.50", UserAgent: "bulk/1.0"}
 	for records < g.audit {
 		n := min(bulkBatch*4, g.audit-records)
 		for k := range n {
 			i := records + k
 			t := i % len(ids)
-			r := AuditRecord{
+			r := store.AuditRecord{
 				AccountID: g.accountID, OccurredAt: g.now.Add(-time.Duration(g.audit-i) * time.Second),
-				ObjectType: ObjectTypeToken, ObjectID: ids[t], ObjectName: names[t], Actor: viewer,
+				ObjectType: store.ObjectTypeToken, ObjectID: ids[t], ObjectName: names[t], Actor: viewer,
 			}
 			if i%10 == 0 {
-				r.Event, r.Summary = EventTokenUpdated, "API token "+ids[t]+" was updated (description)."
+				r.Event, r.Summary = store.EventTokenUpdated, "API token "+ids[t]+" was updated (description)."
 				r.Details = `{"changes":{"description":{"before":"Bulk token for load tests.","after":"Bulk token for load tests."}}}`
 			} else {
-				r.Event, r.Summary, r.Details = EventTokenValueViewed, "The value of API token "+ids[t]+" was shown.", `{"purpose":"show"}`
+				r.Event, r.Summary, r.Details = store.EventTokenValueViewed, "The value of API token "+ids[t]+" was shown.", `{"purpose":"show"}`
 			}
 			if err := g.append(r); err != nil {
 				return err
@@ -394,7 +395,7 @@ func (g *bulkGen) run() error {
 
 // append adds r to the end of the audit chain, as appendAudit would; a later
 // flush sends it to the writer.
-func (g *bulkGen) append(r AuditRecord) error {
+func (g *bulkGen) append(r store.AuditRecord) error {
 	r.OccurredAt = r.OccurredAt.Truncate(time.Millisecond).UTC()
 	if r.Details == "" {
 		r.Details = "{}"
@@ -430,7 +431,7 @@ func (g *bulkGen) flush() error {
 			return err
 		}
 		r.PrevHash = g.prev
-		r.Hash = chainHash(g.prev, r)
+		r.Hash = store.ChainHash(g.prev, r)
 		g.prev = r.Hash
 		if !shared {
 			args = append(args, r.AccountID, r.ObjectType, r.Actor.Type, r.Actor.ID, r.Actor.Name, r.Actor.IP, r.Actor.UserAgent)

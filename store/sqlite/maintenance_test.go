@@ -1,8 +1,9 @@
-package store
+package sqlite
 
 import (
 	"bytes"
 	"context"
+	"gatehouse/store"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,9 +17,9 @@ func maintenanceFixture(t *testing.T) (fixture, map[string]string) {
 	ctx := context.Background()
 	f := newFixture(t)
 	values := map[string]string{}
-	var toks []Token
+	var toks []store.Token
 	for _, name := range []string{"Active one", "Disabled one", "Deleted one"} {
-		tok, v, err := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, NewToken{Name: name})
+		tok, v, err := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, store.NewToken{Name: name})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -105,7 +106,7 @@ func TestBackupIsACompleteVerifiableCopy(t *testing.T) {
 func TestRotateKeyResealsEveryToken(t *testing.T) {
 	ctx := context.Background()
 	f, values := maintenanceFixture(t)
-	newKey, err := NewSealer([]byte("fedcba9876543210fedcba9876543210"))
+	newKey, err := store.NewSealer([]byte("fedcba9876543210fedcba9876543210"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +155,7 @@ func TestRotateKeyResealsEveryToken(t *testing.T) {
 
 func TestRotateKeyChangesNothingWhenAValueIsBad(t *testing.T) {
 	ctx := context.Background()
-	newKey, err := NewSealer([]byte("fedcba9876543210fedcba9876543210"))
+	newKey, err := store.NewSealer([]byte("fedcba9876543210fedcba9876543210"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,9 @@
-package store
+package sqlite
 
 import (
 	"context"
 	"errors"
+	"gatehouse/store"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -21,9 +22,9 @@ func newTestStore(t *testing.T) *Store {
 	return s
 }
 
-func testSealer(t *testing.T) *Sealer {
+func testSealer(t *testing.T) *store.Sealer {
 	t.Helper()
-	s, err := NewSealer([]byte("0123456789abcdef0123456789abcdef"))
+	s, err := store.NewSealer([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,12 +35,12 @@ func testSealer(t *testing.T) *Sealer {
 // account for isolation checks.
 type fixture struct {
 	s       *Store
-	sealer  *Sealer
-	acc     Account
-	other   Account
-	admin   User
-	actor   Actor
-	modules []Module
+	sealer  *store.Sealer
+	acc     store.Account
+	other   store.Account
+	admin   store.User
+	actor   store.Actor
+	modules []store.Module
 }
 
 func newFixture(t *testing.T) fixture {
@@ -54,20 +55,20 @@ func newFixture(t *testing.T) fixture {
 	for i, m := range mods {
 		ids[i] = m.ID
 	}
-	acc, err := s.CreateAccount(ctx, "Acme", AccountClient, ids)
+	acc, err := s.CreateAccount(ctx, "Acme", store.AccountClient, ids)
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := s.CreateAccount(ctx, "Other", AccountVendor, ids[:2])
+	other, err := s.CreateAccount(ctx, "Other", store.AccountVendor, ids[:2])
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin, err := s.CreateUser(ctx, NewUser{AccountID: acc.ID, Email: "a@example.com", Name: "Ann Admin", Role: RoleAdministrator, Password: "correct horse battery"})
+	admin, err := s.CreateUser(ctx, store.NewUser{AccountID: acc.ID, Email: "a@example.com", Name: "Ann Admin", Role: store.RoleAdministrator, Password: "correct horse battery"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return fixture{s: s, sealer: testSealer(t), acc: acc, other: other, admin: admin,
-		actor: UserActor(admin, "192.0.2.1", "test-agent"), modules: mods}
+		actor: store.UserActor(admin, "192.0.2.1", "test-agent"), modules: mods}
 }
 
 func TestOpenAppliesSchemaOnceAndSetsPragmas(t *testing.T) {
@@ -134,7 +135,7 @@ func TestNewIDFormat(t *testing.T) {
 	for _, c := range cases {
 		seen := map[string]bool{}
 		for range 50 {
-			id := NewID(c.prefix, c.groups)
+			id := store.NewID(c.prefix, c.groups)
 			if !regexp.MustCompile(c.re).MatchString(id) {
 				t.Fatalf("NewID(%q, %d) = %q", c.prefix, c.groups, id)
 			}
@@ -161,7 +162,7 @@ func TestInsertWithIDRetriesOnCollision(t *testing.T) {
 
 func TestAuditTableIsAppendOnly(t *testing.T) {
 	f := newFixture(t)
-	if _, _, err := f.s.CreateToken(context.Background(), f.sealer, f.actor, f.acc.ID, NewToken{Name: "x"}); err != nil {
+	if _, _, err := f.s.CreateToken(context.Background(), f.sealer, f.actor, f.acc.ID, store.NewToken{Name: "x"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, q := range []string{`UPDATE audit_records SET summary = 'forged'`, `DELETE FROM audit_records`} {
@@ -175,7 +176,7 @@ func TestAuditTableIsAppendOnly(t *testing.T) {
 func TestAuditChainLinksRecords(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	tok, _, err := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, NewToken{Name: "chain"})
+	tok, _, err := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, store.NewToken{Name: "chain"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +192,7 @@ func TestAuditChainLinksRecords(t *testing.T) {
 	prev := ""
 	n := 0
 	for rows.Next() {
-		var r AuditRecord
+		var r store.AuditRecord
 		var ms int64
 		if err := rows.Scan(&r.ID, &r.AccountID, &ms, &r.Event, &r.ObjectType, &r.ObjectID, &r.ObjectName,
 			&r.Actor.Type, &r.Actor.ID, &r.Actor.Name, &r.Actor.IP, &r.Actor.UserAgent, &r.Summary, &r.Details, &r.PrevHash, &r.Hash); err != nil {
@@ -201,7 +202,7 @@ func TestAuditChainLinksRecords(t *testing.T) {
 		if r.PrevHash != prev {
 			t.Errorf("record %d prev_hash = %q, want %q", n, r.PrevHash, prev)
 		}
-		if got := chainHash(prev, r); got != r.Hash {
+		if got := store.ChainHash(prev, r); got != r.Hash {
 			t.Errorf("record %d hash does not recompute", n)
 		}
 		if !regexp.MustCompile(`^AUD-\d{4}-\d{4}-\d{4}-\d{4}$`).MatchString(r.ID) {
@@ -230,13 +231,13 @@ func TestDemoSeedOnlyOnce(t *testing.T) {
 	if err != nil || len(accounts) != 2 {
 		t.Fatalf("accounts = %d, %v; want 2", len(accounts), err)
 	}
-	for _, u := range DemoUsers {
-		got, err := s.Authenticate(ctx, u.Email, DemoPassword)
+	for _, u := range store.DemoUsers {
+		got, err := s.Authenticate(ctx, u.Email, store.DemoPassword)
 		if err != nil || got.Role != u.Role || got.AccountID != accounts[0].ID {
 			t.Errorf("demo login %s: %+v, %v", u.Email, got, err)
 		}
 	}
-	page, err := s.ListTokens(ctx, accounts[0].ID, TokenQuery{Limit: 100})
+	page, err := s.ListTokens(ctx, accounts[0].ID, store.TokenQuery{Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,11 +250,11 @@ func TestDemoSeedOnlyOnce(t *testing.T) {
 	for _, tok := range page.Tokens {
 		statuses[tok.Status]++
 		creators[tok.CreatedBy.ID] = true
-		if !tok.LastAccessAt.Valid {
+		if tok.LastAccessAt.IsZero() {
 			neverUsed++
 		}
 	}
-	if statuses[StatusActive] == 0 || statuses[StatusDisabled] == 0 || statuses[StatusDeleted] != 0 {
+	if statuses[store.StatusActive] == 0 || statuses[store.StatusDisabled] == 0 || statuses[store.StatusDeleted] != 0 {
 		t.Errorf("demo statuses %v: want Active and Disabled, no Deleted", statuses)
 	}
 	if len(creators) < 2 || neverUsed == 0 {
@@ -270,17 +271,17 @@ func TestDemoSeedOnlyOnce(t *testing.T) {
 func TestUsersAndSessions(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	if _, err := f.s.CreateUser(ctx, NewUser{AccountID: f.acc.ID, Email: "A@example.com", Name: "Dup", Role: RoleViewer, Password: "long enough password"}); !errors.Is(err, ErrDuplicate) {
+	if _, err := f.s.CreateUser(ctx, store.NewUser{AccountID: f.acc.ID, Email: "A@example.com", Name: "Dup", Role: store.RoleViewer, Password: "long enough password"}); !errors.Is(err, store.ErrDuplicate) {
 		t.Errorf("duplicate email (other case): err = %v, want ErrDuplicate", err)
 	}
-	var ve *ValidationError
-	if _, err := f.s.CreateUser(ctx, NewUser{AccountID: f.acc.ID, Email: "not an email", Name: "", Role: "God", Password: "short"}); !errors.As(err, &ve) || len(ve.Fields) != 4 {
+	var ve *store.ValidationError
+	if _, err := f.s.CreateUser(ctx, store.NewUser{AccountID: f.acc.ID, Email: "not an email", Name: "", Role: "God", Password: "short"}); !errors.As(err, &ve) || len(ve.Fields) != 4 {
 		t.Errorf("invalid user: err = %v, want 4 field errors", err)
 	}
-	if _, err := f.s.Authenticate(ctx, "a@example.com", "wrong password!!"); !errors.Is(err, ErrNotFound) {
+	if _, err := f.s.Authenticate(ctx, "a@example.com", "wrong password!!"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("wrong password: %v", err)
 	}
-	if _, err := f.s.Authenticate(ctx, "nobody@example.com", "correct horse battery"); !errors.Is(err, ErrNotFound) {
+	if _, err := f.s.Authenticate(ctx, "nobody@example.com", "correct horse battery"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("unknown email: %v", err)
 	}
 	u, err := f.s.Authenticate(ctx, "A@EXAMPLE.com", "correct horse battery")
@@ -301,23 +302,23 @@ func TestUsersAndSessions(t *testing.T) {
 		t.Error("the session id is stored in clear")
 	}
 	// A role change ends the user's sessions.
-	if err := f.s.SetRole(ctx, "a@example.com", RoleViewer); err != nil {
+	if err := f.s.SetRole(ctx, "a@example.com", store.RoleViewer); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.s.Session(ctx, "sid-1"); !errors.Is(err, ErrNotFound) {
+	if _, err := f.s.Session(ctx, "sid-1"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("session after role change: %v, want ErrNotFound", err)
 	}
 	f.s.CreateSession(ctx, "sid-2", u.ID, `{}`)
 	if err := f.s.SetPassword(ctx, "a@example.com", "another long password"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.s.Session(ctx, "sid-2"); !errors.Is(err, ErrNotFound) {
+	if _, err := f.s.Session(ctx, "sid-2"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("session after password change: %v, want ErrNotFound", err)
 	}
 	if _, err := f.s.Authenticate(ctx, "a@example.com", "another long password"); err != nil {
 		t.Errorf("new password refused: %v", err)
 	}
-	if err := f.s.SetRole(ctx, "nobody@example.com", RoleViewer); !errors.Is(err, ErrNotFound) {
+	if err := f.s.SetRole(ctx, "nobody@example.com", store.RoleViewer); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("SetRole of unknown user: %v", err)
 	}
 

@@ -1,9 +1,10 @@
-package store
+package sqlite
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"gatehouse/store"
 	"slices"
 	"strings"
 	"testing"
@@ -15,32 +16,32 @@ func TestCreateTokenValidation(t *testing.T) {
 	ctx := context.Background()
 	cases := []struct {
 		name  string
-		in    NewToken
+		in    store.NewToken
 		field string
 	}{
-		{"empty name", NewToken{Name: "   "}, "name"},
-		{"201 characters", NewToken{Name: strings.Repeat("a", 201)}, "name"},
-		{"angle brackets", NewToken{Name: "<script>"}, "name"},
-		{"control character", NewToken{Name: "a\x07b"}, "name"},
-		{"invalid UTF-8", NewToken{Name: "a\xffb"}, "name"},
-		{"long description", NewToken{Name: "ok", Description: strings.Repeat("d", 2001)}, "description"},
-		{"control in description", NewToken{Name: "ok", Description: "a\x00b"}, "description"},
-		{"unknown module", NewToken{Name: "ok", ModuleIDs: []string{"MOD-0000"}}, "modules"},
-		{"fake PNG", NewToken{Name: "ok", Logo: []byte("GIF89a not a png")}, "logo"},
-		{"logo too large", NewToken{Name: "ok", Logo: append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, MaxLogoBytes)...)}, "logo"},
+		{"empty name", store.NewToken{Name: "   "}, "name"},
+		{"201 characters", store.NewToken{Name: strings.Repeat("a", 201)}, "name"},
+		{"angle brackets", store.NewToken{Name: "<script>"}, "name"},
+		{"control character", store.NewToken{Name: "a\x07b"}, "name"},
+		{"invalid UTF-8", store.NewToken{Name: "a\xffb"}, "name"},
+		{"long description", store.NewToken{Name: "ok", Description: strings.Repeat("d", 2001)}, "description"},
+		{"control in description", store.NewToken{Name: "ok", Description: "a\x00b"}, "description"},
+		{"unknown module", store.NewToken{Name: "ok", ModuleIDs: []string{"MOD-0000"}}, "modules"},
+		{"fake PNG", store.NewToken{Name: "ok", Logo: []byte("GIF89a not a png")}, "logo"},
+		{"logo too large", store.NewToken{Name: "ok", Logo: append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, store.MaxLogoBytes)...)}, "logo"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, _, err := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, c.in)
-			var ve *ValidationError
+			var ve *store.ValidationError
 			if !errors.As(err, &ve) || ve.Fields[c.field] == "" {
 				t.Fatalf("err = %v, want a message for %s", err, c.field)
 			}
 		})
 	}
 	// A module enabled in the catalogue but not for this account.
-	_, _, err := f.s.CreateToken(ctx, f.sealer, f.actor, f.other.ID, NewToken{Name: "ok", ModuleIDs: []string{f.modules[5].ID}})
-	var ve *ValidationError
+	_, _, err := f.s.CreateToken(ctx, f.sealer, f.actor, f.other.ID, store.NewToken{Name: "ok", ModuleIDs: []string{f.modules[5].ID}})
+	var ve *store.ValidationError
 	if !errors.As(err, &ve) || ve.Fields["modules"] == "" {
 		t.Errorf("module not enabled for the account: err = %v", err)
 	}
@@ -50,7 +51,7 @@ func TestCreateTokenValidation(t *testing.T) {
 		t.Errorf("%d tokens were stored by invalid requests", n)
 	}
 	// Allowed punctuation and letters beyond ASCII.
-	if _, _, err := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, NewToken{Name: `Zoë's "Prod" v1.2 - EU`}); err != nil {
+	if _, _, err := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, store.NewToken{Name: `Zoë's "Prod" v1.2 - EU`}); err != nil {
 		t.Errorf("valid name refused: %v", err)
 	}
 }
@@ -59,16 +60,16 @@ func TestCreateTokenStoresHashAndSealedValue(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	png := []byte("\x89PNG\r\n\x1a\n rest of image")
-	tok, value, err := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, NewToken{
+	tok, value, err := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, store.NewToken{
 		Name: "Billing", Description: "desc", ModuleIDs: []string{"MOD-2210", "MOD-1756"}, Logo: png,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if id, err := ParseTokenValue(value); err != nil || id != tok.ID {
+	if id, err := store.ParseTokenValue(value); err != nil || id != tok.ID {
 		t.Fatalf("value %q does not parse to %s: %v", value, tok.ID, err)
 	}
-	if tok.Status != StatusActive || tok.Version != 1 || tok.CreatedBy.ID != f.admin.ID || tok.LogoType != "image/png" {
+	if tok.Status != store.StatusActive || tok.Version != 1 || tok.CreatedBy.ID != f.admin.ID || tok.LogoType != "image/png" {
 		t.Errorf("token = %+v", tok)
 	}
 	if got := []string{tok.Modules[0].ID, tok.Modules[1].ID}; !slices.Equal(got, []string{"MOD-1756", "MOD-2210"}) {
@@ -76,7 +77,7 @@ func TestCreateTokenStoresHashAndSealedValue(t *testing.T) {
 	}
 	var hash, sealed []byte
 	f.s.db.QueryRow(`SELECT secret_hash, secret_sealed FROM api_tokens WHERE id = ?`, tok.ID).Scan(&hash, &sealed)
-	if string(hash) != string(HashTokenValue(value)) {
+	if string(hash) != string(store.HashTokenValue(value)) {
 		t.Error("stored hash is not SHA-256 of the value")
 	}
 	if opened, err := f.sealer.Open(tok.ID, sealed); err != nil || opened != value {
@@ -97,9 +98,9 @@ func TestCreateTokenStoresHashAndSealedValue(t *testing.T) {
 func TestTokenVisibility(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	mine, _, _ := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, NewToken{Name: "mine"})
-	theirs, _, _ := f.s.CreateToken(ctx, f.sealer, SystemActor, f.other.ID, NewToken{Name: "theirs"})
-	gone, _, _ := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, NewToken{Name: "gone"})
+	mine, _, _ := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, store.NewToken{Name: "mine"})
+	theirs, _, _ := f.s.CreateToken(ctx, f.sealer, store.SystemActor, f.other.ID, store.NewToken{Name: "theirs"})
+	gone, _, _ := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, store.NewToken{Name: "gone"})
 	if err := f.s.DeleteToken(ctx, f.actor, f.acc.ID, gone.ID, gone.Version); err != nil {
 		t.Fatal(err)
 	}
@@ -107,16 +108,16 @@ func TestTokenVisibility(t *testing.T) {
 		t.Errorf("own token: %v", err)
 	}
 	for _, id := range []string{theirs.ID, gone.ID, "TKN-0000-0000"} {
-		if _, err := f.s.Token(ctx, f.acc.ID, id); !errors.Is(err, ErrNotFound) {
+		if _, err := f.s.Token(ctx, f.acc.ID, id); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("Token(%s) err = %v, want ErrNotFound", id, err)
 		}
 	}
-	page, err := f.s.ListTokens(ctx, f.acc.ID, TokenQuery{Limit: 10})
+	page, err := f.s.ListTokens(ctx, f.acc.ID, store.TokenQuery{Limit: 10})
 	if err != nil || page.Total != 1 || len(page.Tokens) != 1 || page.Tokens[0].ID != mine.ID {
 		t.Errorf("list = %+v, %v; want only %s", page, err, mine.ID)
 	}
 	// Transitions of another account's token are not found either.
-	if _, err := f.s.DisableToken(ctx, f.actor, f.acc.ID, theirs.ID, 0, ""); !errors.Is(err, ErrNotFound) {
+	if _, err := f.s.DisableToken(ctx, f.actor, f.acc.ID, theirs.ID, 0, ""); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("disable other account's token: %v", err)
 	}
 	// The audit grid links only the account's tokens that are not deleted.
@@ -132,31 +133,31 @@ func TestTokenVisibility(t *testing.T) {
 func TestTransitions(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	tok, _, _ := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, NewToken{Name: "t"})
-	if _, err := f.s.EnableToken(ctx, f.actor, f.acc.ID, tok.ID, tok.Version); !errors.Is(err, ErrInvalidTransition) {
+	tok, _, _ := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, store.NewToken{Name: "t"})
+	if _, err := f.s.EnableToken(ctx, f.actor, f.acc.ID, tok.ID, tok.Version); !errors.Is(err, store.ErrInvalidTransition) {
 		t.Errorf("enable Active: %v, want ErrInvalidTransition", err)
 	}
 	dis, err := f.s.DisableToken(ctx, f.actor, f.acc.ID, tok.ID, tok.Version, "incident 42")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if dis.Status != StatusDisabled || dis.Version != 2 || dis.DisabledReason != "incident 42" || dis.DisabledBy.ID != f.admin.ID || !dis.DisabledAt.Valid {
+	if dis.Status != store.StatusDisabled || dis.Version != 2 || dis.DisabledReason != "incident 42" || dis.DisabledBy.ID != f.admin.ID || dis.DisabledAt.IsZero() {
 		t.Errorf("disabled token = %+v", dis)
 	}
-	if _, err := f.s.DisableToken(ctx, f.actor, f.acc.ID, tok.ID, dis.Version, ""); !errors.Is(err, ErrInvalidTransition) {
+	if _, err := f.s.DisableToken(ctx, f.actor, f.acc.ID, tok.ID, dis.Version, ""); !errors.Is(err, store.ErrInvalidTransition) {
 		t.Errorf("disable Disabled: %v, want ErrInvalidTransition", err)
 	}
-	if _, err := f.s.EnableToken(ctx, f.actor, f.acc.ID, tok.ID, tok.Version); !errors.Is(err, ErrConflict) {
+	if _, err := f.s.EnableToken(ctx, f.actor, f.acc.ID, tok.ID, tok.Version); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("enable with stale version: %v, want ErrConflict", err)
 	}
 	en, err := f.s.EnableToken(ctx, f.actor, f.acc.ID, tok.ID, dis.Version)
-	if err != nil || en.Status != StatusActive || en.DisabledAt.Valid || en.DisabledReason != "" {
+	if err != nil || en.Status != store.StatusActive || !en.DisabledAt.IsZero() || en.DisabledReason != "" {
 		t.Fatalf("enable: %+v, %v", en, err)
 	}
 	if err := f.s.DeleteToken(ctx, f.actor, f.acc.ID, tok.ID, en.Version); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.s.DeleteToken(ctx, f.actor, f.acc.ID, tok.ID, 0); !errors.Is(err, ErrNotFound) {
+	if err := f.s.DeleteToken(ctx, f.actor, f.acc.ID, tok.ID, 0); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("delete Deleted: %v, want ErrNotFound", err)
 	}
 	rows, _ := f.s.db.Query(`SELECT event, details FROM audit_records WHERE object_id = ? ORDER BY seq`, tok.ID)
@@ -192,9 +193,9 @@ func seedTokens(tb testing.TB, s *Store, accountID string, n int) {
 	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := 1; i <= n; i++ {
 		id := fmt.Sprintf("TKN-%04d-%04d", i/10000, i%10000)
-		status := StatusActive
+		status := store.StatusActive
 		if i%3 == 0 {
-			status = StatusDisabled
+			status = store.StatusDisabled
 		}
 		var access any
 		if i%7 != 0 {
@@ -227,7 +228,7 @@ func seedTokens(tb testing.TB, s *Store, accountID string, n int) {
 	}
 }
 
-func names(ts []Token) []string {
+func names(ts []store.Token) []string {
 	out := make([]string, len(ts))
 	for i, t := range ts {
 		out[i] = t.Name
@@ -241,26 +242,26 @@ func TestListTokensFiltersSortsAndPages(t *testing.T) {
 	seedTokens(t, f.s, f.acc.ID, 100)
 	cases := []struct {
 		name      string
-		q         TokenQuery
+		q         store.TokenQuery
 		wantTotal int
 		wantFirst []string
 	}{
-		{"default order is created ascending", TokenQuery{Limit: 3}, 100, []string{"Token 00001", "Token 00002", "Token 00003"}},
-		{"newest first", TokenQuery{Order: OrderCreated, Desc: true, Limit: 2}, 100, []string{"Token 00100", "Token 00099"}},
-		{"name descending", TokenQuery{Order: OrderName, Desc: true, Limit: 2}, 100, []string{"Token 00100", "Token 00099"}},
-		{"second page", TokenQuery{Order: OrderName, Offset: 10, Limit: 2}, 100, []string{"Token 00011", "Token 00012"}},
-		{"last page is short", TokenQuery{Order: OrderName, Offset: 98, Limit: 10}, 100, []string{"Token 00099", "Token 00100"}},
-		{"status filter", TokenQuery{Status: StatusDisabled, Order: OrderName, Limit: 2}, 33, []string{"Token 00003", "Token 00006"}},
-		{"module filter", TokenQuery{Module: "MOD-2210", Order: OrderName, Limit: 2}, 20, []string{"Token 00005", "Token 00010"}},
-		{"both filters", TokenQuery{Module: "MOD-2210", Status: StatusDisabled, Order: OrderName, Limit: 5}, 6, []string{"Token 00015", "Token 00030"}},
-		{"search name", TokenQuery{Search: "token 0004", Order: OrderName, Limit: 20}, 10, []string{"Token 00040"}},
-		{"search id", TokenQuery{Search: "TKN-0000-0077", Limit: 5}, 1, []string{"Token 00077"}},
-		{"search description", TokenQuery{Search: "NEEDLE", Limit: 5}, 1, []string{"Token 00100"}},
-		{"LIKE wildcards are literal", TokenQuery{Search: "%", Limit: 5}, 0, nil},
-		{"underscore is literal", TokenQuery{Search: "Token_0", Limit: 5}, 0, nil},
-		{"never used last when newest access first", TokenQuery{Order: OrderLastAccess, Desc: true, Offset: 84, Limit: 3}, 100, []string{"Token 00099", "Token 00100", "Token 00098"}},
-		{"status then name", TokenQuery{Order: OrderStatus, Limit: 1, Offset: 67}, 100, []string{"Token 00003"}},
-		{"offset past the end", TokenQuery{Offset: 500, Limit: 10}, 100, nil},
+		{"default order is created ascending", store.TokenQuery{Limit: 3}, 100, []string{"Token 00001", "Token 00002", "Token 00003"}},
+		{"newest first", store.TokenQuery{Order: store.OrderCreated, Desc: true, Limit: 2}, 100, []string{"Token 00100", "Token 00099"}},
+		{"name descending", store.TokenQuery{Order: store.OrderName, Desc: true, Limit: 2}, 100, []string{"Token 00100", "Token 00099"}},
+		{"second page", store.TokenQuery{Order: store.OrderName, Offset: 10, Limit: 2}, 100, []string{"Token 00011", "Token 00012"}},
+		{"last page is short", store.TokenQuery{Order: store.OrderName, Offset: 98, Limit: 10}, 100, []string{"Token 00099", "Token 00100"}},
+		{"status filter", store.TokenQuery{Status: store.StatusDisabled, Order: store.OrderName, Limit: 2}, 33, []string{"Token 00003", "Token 00006"}},
+		{"module filter", store.TokenQuery{Module: "MOD-2210", Order: store.OrderName, Limit: 2}, 20, []string{"Token 00005", "Token 00010"}},
+		{"both filters", store.TokenQuery{Module: "MOD-2210", Status: store.StatusDisabled, Order: store.OrderName, Limit: 5}, 6, []string{"Token 00015", "Token 00030"}},
+		{"search name", store.TokenQuery{Search: "token 0004", Order: store.OrderName, Limit: 20}, 10, []string{"Token 00040"}},
+		{"search id", store.TokenQuery{Search: "TKN-0000-0077", Limit: 5}, 1, []string{"Token 00077"}},
+		{"search description", store.TokenQuery{Search: "NEEDLE", Limit: 5}, 1, []string{"Token 00100"}},
+		{"LIKE wildcards are literal", store.TokenQuery{Search: "%", Limit: 5}, 0, nil},
+		{"underscore is literal", store.TokenQuery{Search: "Token_0", Limit: 5}, 0, nil},
+		{"never used last when newest access first", store.TokenQuery{Order: store.OrderLastAccess, Desc: true, Offset: 84, Limit: 3}, 100, []string{"Token 00099", "Token 00100", "Token 00098"}},
+		{"status then name", store.TokenQuery{Order: store.OrderStatus, Limit: 1, Offset: 67}, 100, []string{"Token 00003"}},
+		{"offset past the end", store.TokenQuery{Offset: 500, Limit: 10}, 100, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -280,7 +281,7 @@ func TestListTokensFiltersSortsAndPages(t *testing.T) {
 			}
 		})
 	}
-	page, _ := f.s.ListTokens(ctx, f.acc.ID, TokenQuery{Search: "Token 00010", Limit: 1})
+	page, _ := f.s.ListTokens(ctx, f.acc.ID, store.TokenQuery{Search: "Token 00010", Limit: 1})
 	if len(page.Tokens) != 1 || len(page.Tokens[0].Modules) != 2 {
 		t.Errorf("Token 00010 modules = %+v, want Access management and Billing", page.Tokens)
 	}
@@ -323,16 +324,16 @@ func BenchmarkListTokens10k(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	acc, _ := s.CreateAccount(ctx, "Bench", AccountClient, []string{"MOD-1756", "MOD-2210"})
+	acc, _ := s.CreateAccount(ctx, "Bench", store.AccountClient, []string{"MOD-1756", "MOD-2210"})
 	seedTokens(b, s, acc.ID, 10_000)
 	for _, c := range []struct {
 		name string
-		q    TokenQuery
+		q    store.TokenQuery
 	}{
-		{"first", TokenQuery{Order: OrderCreated, Desc: true, Limit: 10}},
-		{"search", TokenQuery{Search: "needle", Order: OrderCreated, Desc: true, Limit: 10}},
-		{"last", TokenQuery{Order: OrderCreated, Desc: true, Offset: 9990, Limit: 10}},
-		{"module-last", TokenQuery{Module: "MOD-2210", Order: OrderName, Offset: 1990, Limit: 10}},
+		{"first", store.TokenQuery{Order: store.OrderCreated, Desc: true, Limit: 10}},
+		{"search", store.TokenQuery{Search: "needle", Order: store.OrderCreated, Desc: true, Limit: 10}},
+		{"last", store.TokenQuery{Order: store.OrderCreated, Desc: true, Offset: 9990, Limit: 10}},
+		{"module-last", store.TokenQuery{Module: "MOD-2210", Order: store.OrderName, Offset: 1990, Limit: 10}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
@@ -348,14 +349,14 @@ func TestUpdateToken(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	png := []byte("\x89PNG\r\n\x1a\nimage")
-	tok, _, _ := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, NewToken{Name: "before", Description: "d", ModuleIDs: []string{"MOD-2210"}})
+	tok, _, _ := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, store.NewToken{Name: "before", Description: "d", ModuleIDs: []string{"MOD-2210"}})
 
 	// Nothing changed: nothing written.
-	same, changed, err := f.s.UpdateToken(ctx, f.actor, f.acc.ID, tok.ID, tok.Version, TokenUpdate{Name: "before", Description: "d", ModuleIDs: []string{"MOD-2210"}})
+	same, changed, err := f.s.UpdateToken(ctx, f.actor, f.acc.ID, tok.ID, tok.Version, store.TokenUpdate{Name: "before", Description: "d", ModuleIDs: []string{"MOD-2210"}})
 	if err != nil || changed || same.Version != tok.Version {
 		t.Fatalf("no-op update: changed %v, version %d, %v", changed, same.Version, err)
 	}
-	upd, changed, err := f.s.UpdateToken(ctx, f.actor, f.acc.ID, tok.ID, tok.Version, TokenUpdate{
+	upd, changed, err := f.s.UpdateToken(ctx, f.actor, f.acc.ID, tok.ID, tok.Version, store.TokenUpdate{
 		Name: "after", Description: "d", ModuleIDs: []string{"MOD-1756", "MOD-2210", "MOD-1756"}, Logo: png})
 	if err != nil || !changed {
 		t.Fatalf("update: %v", err)
@@ -367,7 +368,7 @@ func TestUpdateToken(t *testing.T) {
 		t.Errorf("logo = %q, %v", ct, err)
 	}
 	rec, err := f.s.LastChange(ctx, f.acc.ID, tok.ID)
-	if err != nil || rec.Event != EventTokenUpdated {
+	if err != nil || rec.Event != store.EventTokenUpdated {
 		t.Fatalf("last change = %+v, %v", rec, err)
 	}
 	for _, want := range []string{`"name":{"before":"before","after":"after"}`, `"modules":{"before":["MOD-2210"],"after":["MOD-1756","MOD-2210"]}`, `"logo":{"before":false,"after":true}`} {
@@ -379,26 +380,26 @@ func TestUpdateToken(t *testing.T) {
 		t.Errorf("details %s mention an unchanged field", rec.Details)
 	}
 	// A stale version applies nothing.
-	if _, _, err := f.s.UpdateToken(ctx, f.actor, f.acc.ID, tok.ID, tok.Version, TokenUpdate{Name: "stale"}); !errors.Is(err, ErrConflict) {
+	if _, _, err := f.s.UpdateToken(ctx, f.actor, f.acc.ID, tok.ID, tok.Version, store.TokenUpdate{Name: "stale"}); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("stale update: %v, want ErrConflict", err)
 	}
 	// Invalid input applies nothing either.
-	var ve *ValidationError
-	if _, _, err := f.s.UpdateToken(ctx, f.actor, f.acc.ID, tok.ID, upd.Version, TokenUpdate{Name: strings.Repeat("x", 201)}); !errors.As(err, &ve) {
+	var ve *store.ValidationError
+	if _, _, err := f.s.UpdateToken(ctx, f.actor, f.acc.ID, tok.ID, upd.Version, store.TokenUpdate{Name: strings.Repeat("x", 201)}); !errors.As(err, &ve) {
 		t.Errorf("invalid update: %v", err)
 	}
 	// Removing the logo.
-	if noLogo, _, err := f.s.UpdateToken(ctx, f.actor, f.acc.ID, tok.ID, upd.Version, TokenUpdate{Name: "after", Description: "d", ModuleIDs: []string{"MOD-1756", "MOD-2210"}, RemoveLogo: true}); err != nil || noLogo.LogoType != "" {
+	if noLogo, _, err := f.s.UpdateToken(ctx, f.actor, f.acc.ID, tok.ID, upd.Version, store.TokenUpdate{Name: "after", Description: "d", ModuleIDs: []string{"MOD-1756", "MOD-2210"}, RemoveLogo: true}); err != nil || noLogo.LogoType != "" {
 		t.Errorf("remove logo: %+v, %v", noLogo, err)
 	}
-	if _, _, err := f.s.TokenLogo(ctx, f.acc.ID, tok.ID); !errors.Is(err, ErrNotFound) {
+	if _, _, err := f.s.TokenLogo(ctx, f.acc.ID, tok.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("removed logo still served: %v", err)
 	}
 	// The search index follows the rename.
-	if page, _ := f.s.ListTokens(ctx, f.acc.ID, TokenQuery{Search: "after", Limit: 5}); page.Total != 1 {
+	if page, _ := f.s.ListTokens(ctx, f.acc.ID, store.TokenQuery{Search: "after", Limit: 5}); page.Total != 1 {
 		t.Errorf("search for the new name finds %d", page.Total)
 	}
-	if page, _ := f.s.ListTokens(ctx, f.acc.ID, TokenQuery{Search: "before", Limit: 5}); page.Total != 0 {
+	if page, _ := f.s.ListTokens(ctx, f.acc.ID, store.TokenQuery{Search: "before", Limit: 5}); page.Total != 0 {
 		t.Errorf("search for the old name finds %d", page.Total)
 	}
 }
@@ -416,11 +417,11 @@ func TestLogoUploads(t *testing.T) {
 	if ct, _, err := f.s.LogoUpload(ctx, f.admin.ID, id); err != nil || ct != "image/jpeg" {
 		t.Errorf("upload = %q, %v", ct, err)
 	}
-	if _, _, err := f.s.LogoUpload(ctx, "USR-0000-0000", id); !errors.Is(err, ErrNotFound) {
+	if _, _, err := f.s.LogoUpload(ctx, "USR-0000-0000", id); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("another user's upload: %v", err)
 	}
 	f.s.DeleteLogoUploads(ctx, time.Now().Add(time.Hour))
-	if _, _, err := f.s.LogoUpload(ctx, f.admin.ID, id); !errors.Is(err, ErrNotFound) {
+	if _, _, err := f.s.LogoUpload(ctx, f.admin.ID, id); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("swept upload: %v", err)
 	}
 }
@@ -434,7 +435,7 @@ func TestBulkSeed(t *testing.T) {
 		return s
 	}
 	before := schema()
-	if _, _, err := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, NewToken{Name: "Existing"}); err != nil {
+	if _, _, err := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, store.NewToken{Name: "Existing"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.s.BulkSeed(ctx, f.sealer, f.acc.ID, 300, 2000, nil); err != nil {
@@ -443,19 +444,19 @@ func TestBulkSeed(t *testing.T) {
 	if got := schema(); got != before {
 		t.Errorf("indexes and triggers after the seed:\n%s\nwant\n%s", got, before)
 	}
-	page, err := f.s.ListTokens(ctx, f.acc.ID, TokenQuery{Limit: 1})
+	page, err := f.s.ListTokens(ctx, f.acc.ID, store.TokenQuery{Limit: 1})
 	if err != nil || page.Total != 301 {
 		t.Fatalf("tokens = %d, %v", page.Total, err)
 	}
-	if p, _ := f.s.ListTokens(ctx, f.acc.ID, TokenQuery{Search: "Gateway", Limit: 1}); p.Total == 0 {
+	if p, _ := f.s.ListTokens(ctx, f.acc.ID, store.TokenQuery{Search: "Gateway", Limit: 1}); p.Total == 0 {
 		t.Error("the search index does not know the seeded tokens")
 	}
-	if p, _ := f.s.ListTokens(ctx, f.acc.ID, TokenQuery{Search: "Existing", Limit: 1}); p.Total != 1 {
+	if p, _ := f.s.ListTokens(ctx, f.acc.ID, store.TokenQuery{Search: "Existing", Limit: 1}); p.Total != 1 {
 		t.Error("the search index lost the token made before the seed")
 	}
 	// The insert trigger is back: a new token is searchable.
-	f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, NewToken{Name: "Afterwards"})
-	if p, _ := f.s.ListTokens(ctx, f.acc.ID, TokenQuery{Search: "Afterwards", Limit: 1}); p.Total != 1 {
+	f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, store.NewToken{Name: "Afterwards"})
+	if p, _ := f.s.ListTokens(ctx, f.acc.ID, store.TokenQuery{Search: "Afterwards", Limit: 1}); p.Total != 1 {
 		t.Error("a token added after the seed is not searchable")
 	}
 	var records int

@@ -1,7 +1,8 @@
-package store
+package sqlite
 
 import (
 	"context"
+	"gatehouse/store"
 	"slices"
 	"testing"
 )
@@ -31,11 +32,11 @@ func TestTokenCountsFollowEveryChange(t *testing.T) {
 	ctx := context.Background()
 	seedTokens(t, f.s, f.acc.ID, 30)
 	wantCountsInStep(t, f.s)
-	tok, _, err := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, NewToken{Name: "Counted"})
+	tok, _, err := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, store.NewToken{Name: "Counted"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := f.s.CreateToken(ctx, f.sealer, f.actor, f.other.ID, NewToken{Name: "Elsewhere"}); err != nil {
+	if _, _, err := f.s.CreateToken(ctx, f.sealer, f.actor, f.other.ID, store.NewToken{Name: "Elsewhere"}); err != nil {
 		t.Fatal(err)
 	}
 	wantCountsInStep(t, f.s)
@@ -53,8 +54,8 @@ func TestTokenCountsFollowEveryChange(t *testing.T) {
 	for _, c := range []struct {
 		status string
 		want   int
-	}{{"", 30}, {StatusActive, 20}, {StatusDisabled, 10}} {
-		page, err := f.s.ListTokens(ctx, f.acc.ID, TokenQuery{Status: c.status, Limit: 1})
+	}{{"", 30}, {store.StatusActive, 20}, {store.StatusDisabled, 10}} {
+		page, err := f.s.ListTokens(ctx, f.acc.ID, store.TokenQuery{Status: c.status, Limit: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -76,9 +77,9 @@ func TestListTokensPagesFromEitherEnd(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	seedTokens(t, f.s, f.acc.ID, 47)
-	for _, order := range []TokenOrder{OrderName, OrderCreated, OrderLastAccess, OrderStatus} {
+	for _, order := range []store.TokenOrder{store.OrderName, store.OrderCreated, store.OrderLastAccess, store.OrderStatus} {
 		for _, desc := range []bool{false, true} {
-			for _, filter := range []TokenQuery{{}, {Status: StatusDisabled}, {Module: "MOD-1756"}, {Search: "Token 0002"}} {
+			for _, filter := range []store.TokenQuery{{}, {Status: store.StatusDisabled}, {Module: "MOD-1756"}, {Search: "Token 0002"}} {
 				q := filter
 				q.Order, q.Desc, q.Limit = order, desc, 1000
 				all, err := f.s.ListTokens(ctx, f.acc.ID, q)
@@ -131,7 +132,7 @@ func TestRecountTokensRepairsDrift(t *testing.T) {
 		t.Errorf("recount = %d, %v; want the 3 wrong counts", n, err)
 	}
 	wantCountsInStep(t, f.s)
-	page, err := f.s.ListTokens(ctx, f.acc.ID, TokenQuery{Limit: 5, Offset: 10})
+	page, err := f.s.ListTokens(ctx, f.acc.ID, store.TokenQuery{Limit: 5, Offset: 10})
 	if err != nil || page.Total != 12 || len(page.Tokens) != 2 {
 		t.Errorf("after the recount the last page has %d of %d tokens, %v; want 2 of 12", len(page.Tokens), page.Total, err)
 	}

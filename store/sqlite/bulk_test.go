@@ -1,8 +1,9 @@
-package store
+package sqlite
 
 import (
 	"context"
 	"errors"
+	"gatehouse/store"
 	"os"
 	"testing"
 )
@@ -104,7 +105,7 @@ func TestBulkSeedLeavesWALAndChecks(t *testing.T) {
 	// One connection: the seed's, whose settings must be back afterwards.
 	f.s.db.SetMaxOpenConns(1)
 	schema := bulkSchema(t, f.s)
-	if _, _, err := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, NewToken{Name: "Existing", ModuleIDs: []string{"MOD-1756"}}); err != nil {
+	if _, _, err := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, store.NewToken{Name: "Existing", ModuleIDs: []string{"MOD-1756"}}); err != nil {
 		t.Fatal(err)
 	}
 	var reports int
@@ -133,46 +134,46 @@ func TestBulkSeedLeavesWALAndChecks(t *testing.T) {
 	// The seeded tokens work like any other: found by name and id, their
 	// values open and authenticate, their status changes are counted and
 	// audited on the same chain.
-	page, err := f.s.ListTokens(ctx, f.acc.ID, TokenQuery{Search: "Gateway", Limit: 100})
+	page, err := f.s.ListTokens(ctx, f.acc.ID, store.TokenQuery{Search: "Gateway", Limit: 100})
 	if err != nil || page.Total == 0 {
 		t.Fatalf("search for Gateway: %d, %v", page.Total, err)
 	}
 	tok := page.Tokens[0]
-	if p, _ := f.s.ListTokens(ctx, f.acc.ID, TokenQuery{Search: tok.ID, Limit: 1}); p.Total != 1 {
+	if p, _ := f.s.ListTokens(ctx, f.acc.ID, store.TokenQuery{Search: tok.ID, Limit: 1}); p.Total != 1 {
 		t.Errorf("search for %s finds %d", tok.ID, p.Total)
 	}
-	if p, _ := f.s.ListTokens(ctx, f.acc.ID, TokenQuery{Search: "Existing", Limit: 1}); p.Total != 1 {
+	if p, _ := f.s.ListTokens(ctx, f.acc.ID, store.TokenQuery{Search: "Existing", Limit: 1}); p.Total != 1 {
 		t.Error("the search index lost the token made before the seed")
 	}
 	value, err := f.s.RevealToken(ctx, f.sealer, f.actor, f.acc.ID, tok.ID, "show")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if id, err := ParseTokenValue(value); err != nil || id != tok.ID {
+	if id, err := store.ParseTokenValue(value); err != nil || id != tok.ID {
 		t.Errorf("value %q names %q, %v", value, id, err)
 	}
-	if at, err := f.s.TokenForAuth(ctx, tok.ID); err != nil || string(at.Hash) != string(HashTokenValue(value)) {
+	if at, err := f.s.TokenForAuth(ctx, tok.ID); err != nil || string(at.Hash) != string(store.HashTokenValue(value)) {
 		t.Errorf("TokenForAuth(%s) = %+v, %v", tok.ID, at, err)
 	}
-	if tok.Status == StatusActive {
+	if tok.Status == store.StatusActive {
 		if _, err := f.s.DisableToken(ctx, f.actor, f.acc.ID, tok.ID, tok.Version, "test"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, _, err := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, NewToken{Name: "Afterwards"}); err != nil {
+	if _, _, err := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, store.NewToken{Name: "Afterwards"}); err != nil {
 		t.Fatal(err)
 	}
-	if p, _ := f.s.ListTokens(ctx, f.acc.ID, TokenQuery{Search: "Afterwards", Limit: 1}); p.Total != 1 {
+	if p, _ := f.s.ListTokens(ctx, f.acc.ID, store.TokenQuery{Search: "Afterwards", Limit: 1}); p.Total != 1 {
 		t.Error("a token added after the seed is not searchable")
 	}
-	active, _ := f.s.ListTokens(ctx, f.acc.ID, TokenQuery{Status: StatusActive, Limit: 1})
+	active, _ := f.s.ListTokens(ctx, f.acc.ID, store.TokenQuery{Status: store.StatusActive, Limit: 1})
 	var want int
 	f.s.db.QueryRow(`SELECT COUNT(*) FROM api_tokens WHERE account_id = ? AND status = 'Active'`, f.acc.ID).Scan(&want)
 	if active.Total != want {
 		t.Errorf("%d active tokens listed, %d in the table", active.Total, want)
 	}
 	records := 1 + 1234 + 1 + 1 + 1 // the reveal, the disabling, the new token
-	if tok.Status != StatusActive {
+	if tok.Status != store.StatusActive {
 		records--
 	}
 	bulkCheck(t, f, schema, 1+250+1, records, 1+bulkGrants(0, 250, len(f.modules)))
@@ -212,7 +213,7 @@ func TestBulkSeedIDCollisions(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	schema := bulkSchema(t, f.s)
-	existing, _, err := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, NewToken{Name: "Existing"})
+	existing, _, err := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, store.NewToken{Name: "Existing"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,14 +232,14 @@ func TestBulkSeedIDCollisions(t *testing.T) {
 			case 1:
 				return existing
 			case 2:
-				first = NewID(prefix, groups)
+				first = store.NewID(prefix, groups)
 				return first
 			case 3:
 				return first
 			case 4, 5:
 				return odd
 			}
-			return NewID(prefix, groups)
+			return store.NewID(prefix, groups)
 		}
 	}
 	defer func(tokenID, auditID func() string) { bulkTokenID, bulkAuditID = tokenID, auditID }(bulkTokenID, bulkAuditID)
@@ -269,7 +270,7 @@ func TestBulkSeedCancelled(t *testing.T) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 	bulkCheck(t, f, schema, 0, 0, 0)
-	if err := f.s.BulkSeed(context.Background(), f.sealer, "ACC-0000-0000", 1, 0, nil); !errors.Is(err, ErrNotFound) {
+	if err := f.s.BulkSeed(context.Background(), f.sealer, "ACC-0000-0000", 1, 0, nil); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("seed for an unknown account: %v", err)
 	}
 }

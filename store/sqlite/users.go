@@ -1,0 +1,136 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"gatehouse/store"
+)
+
+// CreateUser adds a user; the password is stored as an argon2id hash.
+func (s *Store) CreateUser(ctx context.Context, nu store.NewUser) (store.User, error) {
+	if err := store.ValidateNewUser(nu); err != nil {
+		return store.User{}, err
+	}
+	hash, err := store.HashPassword(nu.Password)
+	if err != nil {
+		return store.User{}, err
+	}
+	now := s.now()
+	id, err := insertWithID(func() string { return store.NewID("USR", 2) }, func(id string) error {
+		_, err := s.db.ExecContext(ctx, `INSERT INTO users (id, account_id, email, name, role, password_hash, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, id, nu.AccountID, nu.Email, nu.Name, nu.Role, hash, now, now)
+		return err
+	})
+	if isUniqueViolation(err) {
+		return store.User{}, fmt.Errorf("email %s: %w", nu.Email, store.ErrDuplicate)
+	}
+	if err != nil {
+		return store.User{}, fmt.Errorf("insert user: %w", err)
+	}
+	return s.User(ctx, id)
+}
+
+const userColumns = `u.id, u.account_id, a.name, a.type, u.email, u.name, u.role, u.created_at`
+
+func scanUser(row interface{ Scan(...any) error }) (store.User, error) {
+	var u store.User
+	err := row.Scan(&u.ID, &u.AccountID, &u.AccountName, &u.AccountType, &u.Email, &u.Name, &u.Role, &u.CreatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.User{}, store.ErrNotFound
+	}
+	return u, err
+}
+
+// User returns the user with the given id.
+func (s *Store) User(ctx context.Context, id string) (store.User, error) {
+	return scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+`
+		FROM users u JOIN accounts a ON a.id = u.account_id WHERE u.id = ?`, id))
+}
+
+// UserByEmail returns the user with the given email (case-insensitive).
+func (s *Store) UserByEmail(ctx context.Context, email string) (store.User, error) {
+	return scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+`
+		FROM users u JOIN accounts a ON a.id = u.account_id WHERE u.email = ?`, email))
+}
+
+// Users returns all users, ordered by account and email.
+func (s *Store) Users(ctx context.Context) ([]store.User, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+userColumns+`
+		FROM users u JOIN accounts a ON a.id = u.account_id ORDER BY a.created_at, u.email`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// Authenticate returns the user whose email and password match. A wrong email
+// and a wrong password both give ErrNotFound after the same amount of work.
+func (s *Store) Authenticate(ctx context.Context, email, password string) (store.User, error) {
+	var id, hash string
+	err := s.db.QueryRowContext(ctx, `SELECT id, password_hash FROM users WHERE email = ?`, email).Scan(&id, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		store.SpendPasswordCheck(password)
+		return store.User{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.User{}, err
+	}
+	ok, err := store.CheckPassword(hash, password)
+	if err != nil {
+		return store.User{}, err
+	}
+	if !ok {
+		return store.User{}, store.ErrNotFound
+	}
+	return s.User(ctx, id)
+}
+
+// SetRole changes a user's role and ends all of the user's sessions.
+func (s *Store) SetRole(ctx context.Context, email, role string) error {
+	if !store.ValidRole(role) {
+		return &store.ValidationError{Fields: map[string]string{"role": "must be Administrator, Operator or Viewer"}}
+	}
+	return s.updateUserAndEndSessions(ctx, email, `UPDATE users SET role = ?, updated_at = ? WHERE email = ?`, role, s.now(), email)
+}
+
+// SetPassword changes a user's password and ends all of the user's sessions.
+func (s *Store) SetPassword(ctx context.Context, email, password string) error {
+	if len(password) < store.MinPasswordLength {
+		return &store.ValidationError{Fields: map[string]string{"password": fmt.Sprintf("must be at least %d characters", store.MinPasswordLength)}}
+	}
+	hash, err := store.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	return s.updateUserAndEndSessions(ctx, email, `UPDATE users SET password_hash = ?, updated_at = ? WHERE email = ?`, hash, s.now(), email)
+}
+
+func (s *Store) updateUserAndEndSessions(ctx context.Context, email, update string, args ...any) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, update, args...)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return store.ErrNotFound
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE email = ?)`, email); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
