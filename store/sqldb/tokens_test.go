@@ -1,10 +1,12 @@
-package sqlite
+package sqldb_test
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"gatehouse/store"
+	"gatehouse/store/sqldb"
+	"gatehouse/store/sqlite"
 	"slices"
 	"strings"
 	"testing"
@@ -46,7 +48,7 @@ func TestCreateTokenValidation(t *testing.T) {
 		t.Errorf("module not enabled for the account: err = %v", err)
 	}
 	var n int
-	f.s.db.QueryRow(`SELECT COUNT(*) FROM api_tokens`).Scan(&n)
+	f.s.DB().QueryRow(`SELECT COUNT(*) FROM api_tokens`).Scan(&n)
 	if n != 0 {
 		t.Errorf("%d tokens were stored by invalid requests", n)
 	}
@@ -76,7 +78,7 @@ func TestCreateTokenStoresHashAndSealedValue(t *testing.T) {
 		t.Errorf("modules = %v, want catalogue order", got)
 	}
 	var hash, sealed []byte
-	f.s.db.QueryRow(`SELECT secret_hash, secret_sealed FROM api_tokens WHERE id = ?`, tok.ID).Scan(&hash, &sealed)
+	f.s.DB().QueryRow(`SELECT secret_hash, secret_sealed FROM api_tokens WHERE id = ?`, tok.ID).Scan(&hash, &sealed)
 	if string(hash) != string(store.HashTokenValue(value)) {
 		t.Error("stored hash is not SHA-256 of the value")
 	}
@@ -85,7 +87,7 @@ func TestCreateTokenStoresHashAndSealedValue(t *testing.T) {
 	}
 	// The value appears nowhere in the audit trail.
 	var details, summary string
-	f.s.db.QueryRow(`SELECT details, summary FROM audit_records WHERE object_id = ?`, tok.ID).Scan(&details, &summary)
+	f.s.DB().QueryRow(`SELECT details, summary FROM audit_records WHERE object_id = ?`, tok.ID).Scan(&details, &summary)
 	secret := value[strings.LastIndex(value, ":")+1:]
 	if strings.Contains(details, secret) || strings.Contains(summary, secret) {
 		t.Error("the audit record contains the secret")
@@ -160,7 +162,7 @@ func TestTransitions(t *testing.T) {
 	if err := f.s.DeleteToken(ctx, f.actor, f.acc.ID, tok.ID, 0); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("delete Deleted: %v, want ErrNotFound", err)
 	}
-	rows, _ := f.s.db.Query(`SELECT event, details FROM audit_records WHERE object_id = ? ORDER BY seq`, tok.ID)
+	rows, _ := f.s.DB().Query(`SELECT event, details FROM audit_records WHERE object_id = ? ORDER BY seq`, tok.ID)
 	defer rows.Close()
 	var events []string
 	var disabledDetails string
@@ -183,9 +185,9 @@ func TestTransitions(t *testing.T) {
 // seedTokens adds n tokens straight into the database (fast, for list tests
 // and benchmarks): names "Token 00001"…, every third Disabled, every fifth
 // with Billing, every seventh never used, created a minute apart.
-func seedTokens(tb testing.TB, s *Store, accountID string, n int) {
+func seedTokens(tb testing.TB, s *sqlite.Store, accountID string, n int) {
 	tb.Helper()
-	tx, err := s.db.Begin()
+	tx, err := s.DB().Begin()
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -219,7 +221,7 @@ func seedTokens(tb testing.TB, s *Store, accountID string, n int) {
 		if i%2 == 0 {
 			mods = append(mods, "MOD-1756")
 		}
-		if err := setTokenModules(context.Background(), tx, id, mods); err != nil {
+		if err := sqldb.SetTokenModules(context.Background(), tx, id, mods); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -287,7 +289,7 @@ func TestListTokensFiltersSortsAndPages(t *testing.T) {
 	}
 	// module_bits agrees with the module rows for every token.
 	var mismatched int
-	f.s.db.QueryRow(`SELECT COUNT(*) FROM api_tokens t WHERE t.module_bits != (SELECT COALESCE(SUM(m.bit), 0)
+	f.s.DB().QueryRow(`SELECT COUNT(*) FROM api_tokens t WHERE t.module_bits != (SELECT COALESCE(SUM(m.bit), 0)
 		FROM api_token_modules tm JOIN modules m ON m.id = tm.module_id WHERE tm.token_id = t.id)`).Scan(&mismatched)
 	if mismatched != 0 {
 		t.Errorf("%d tokens have module_bits out of step with their modules", mismatched)
@@ -297,7 +299,7 @@ func TestListTokensFiltersSortsAndPages(t *testing.T) {
 func TestListTokensUsesCoveringIndexForPaging(t *testing.T) {
 	f := newFixture(t)
 	for _, order := range []string{"t.created_at DESC, t.id DESC", "t.name COLLATE NOCASE ASC, t.id ASC", "t.last_access_at DESC, t.id DESC"} {
-		rows, err := f.s.db.Query(`EXPLAIN QUERY PLAN SELECT t.id FROM api_tokens t
+		rows, err := f.s.DB().Query(`EXPLAIN QUERY PLAN SELECT t.id FROM api_tokens t
 			WHERE t.account_id = ? AND t.status != 'Deleted' ORDER BY `+order+` LIMIT 10 OFFSET 9990`, f.acc.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -319,7 +321,7 @@ func TestListTokensUsesCoveringIndexForPaging(t *testing.T) {
 
 func BenchmarkListTokens10k(b *testing.B) {
 	ctx := context.Background()
-	s, err := Open(ctx, b.TempDir()+"/bench.db")
+	s, err := sqlite.Open(ctx, b.TempDir()+"/bench.db")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -431,7 +433,7 @@ func TestBulkSeed(t *testing.T) {
 	ctx := context.Background()
 	schema := func() string {
 		var s string
-		f.s.db.QueryRow(`SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE type IN ('index', 'trigger') ORDER BY name)`).Scan(&s)
+		f.s.DB().QueryRow(`SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE type IN ('index', 'trigger') ORDER BY name)`).Scan(&s)
 		return s
 	}
 	before := schema()
@@ -460,7 +462,7 @@ func TestBulkSeed(t *testing.T) {
 		t.Error("a token added after the seed is not searchable")
 	}
 	var records int
-	f.s.db.QueryRow(`SELECT COUNT(*) FROM audit_records`).Scan(&records)
+	f.s.DB().QueryRow(`SELECT COUNT(*) FROM audit_records`).Scan(&records)
 	if records != 1+2000+1 {
 		t.Errorf("%d audit records, want 2002", records)
 	}
@@ -468,7 +470,7 @@ func TestBulkSeed(t *testing.T) {
 		t.Errorf("chain after the seed: %+v, %v", res, err)
 	}
 	var bad int
-	f.s.db.QueryRow(`SELECT COUNT(*) FROM api_tokens t WHERE t.module_bits != (SELECT COALESCE(SUM(m.bit), 0)
+	f.s.DB().QueryRow(`SELECT COUNT(*) FROM api_tokens t WHERE t.module_bits != (SELECT COALESCE(SUM(m.bit), 0)
 		FROM api_token_modules tm JOIN modules m ON m.id = tm.module_id WHERE tm.token_id = t.id)`).Scan(&bad)
 	if bad != 0 {
 		t.Errorf("%d seeded tokens have module_bits out of step", bad)

@@ -1,9 +1,11 @@
-package sqlite
+package sqldb_test
 
 import (
 	"context"
 	"errors"
 	"gatehouse/store"
+	"gatehouse/store/sqldb"
+	"gatehouse/store/sqlite"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -12,9 +14,9 @@ import (
 )
 
 // newTestStore opens a fresh database file in a temporary directory.
-func newTestStore(t *testing.T) *Store {
+func newTestStore(t *testing.T) *sqlite.Store {
 	t.Helper()
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "test.db"))
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "test.db"))
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -34,7 +36,7 @@ func testSealer(t *testing.T) *store.Sealer {
 // fixture is an account with all modules, an administrator, and a second
 // account for isolation checks.
 type fixture struct {
-	s       *Store
+	s       *sqlite.Store
 	sealer  *store.Sealer
 	acc     store.Account
 	other   store.Account
@@ -74,14 +76,14 @@ func newFixture(t *testing.T) fixture {
 func TestOpenAppliesSchemaOnceAndSetsPragmas(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "g.db")
-	s, err := Open(ctx, path)
+	s, err := sqlite.Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
 	// A second open must not re-run the migrations (they would fail on
 	// existing tables).
-	s, err = Open(ctx, path)
+	s, err = sqlite.Open(ctx, path)
 	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}
@@ -89,7 +91,7 @@ func TestOpenAppliesSchemaOnceAndSetsPragmas(t *testing.T) {
 
 	for pragma, want := range map[string]string{"journal_mode": "wal", "foreign_keys": "1", "synchronous": "1", "busy_timeout": "10000"} {
 		var got string
-		if err := s.db.QueryRow("PRAGMA " + pragma).Scan(&got); err != nil {
+		if err := s.DB().QueryRow("PRAGMA " + pragma).Scan(&got); err != nil {
 			t.Fatal(err)
 		}
 		if got != want {
@@ -97,7 +99,7 @@ func TestOpenAppliesSchemaOnceAndSetsPragmas(t *testing.T) {
 		}
 	}
 	var n int
-	if err := s.db.QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n == 0 {
+	if err := s.DB().QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n == 0 {
 		t.Errorf("schema_migrations rows = %d, %v", n, err)
 	}
 	mods, err := s.Modules(ctx)
@@ -151,9 +153,9 @@ func TestInsertWithIDRetriesOnCollision(t *testing.T) {
 	f := newFixture(t)
 	ids := []string{f.acc.ID, f.acc.ID, "ACC-0000-0001"}
 	i := 0
-	got, err := insertWithID(func() string { id := ids[i]; i++; return id }, func(id string) error {
-		_, err := f.s.db.Exec(`INSERT INTO accounts (id, name, type, created_at) VALUES (?, 'x', 'Client', ?)`, id, time.Now())
-		return err
+	got, err := sqldb.InsertWithID(func() string { id := ids[i]; i++; return id }, func(id string) (bool, error) {
+		return sqldb.Inserted(f.s.DB().Exec(`INSERT INTO accounts (id, name, type, created_at) VALUES (?, 'x', 'Client', ?)
+			ON CONFLICT (id) DO NOTHING`, id, time.Now()))
 	})
 	if err != nil || got != "ACC-0000-0001" {
 		t.Fatalf("insertWithID = %q, %v; want the third id after two collisions", got, err)
@@ -166,7 +168,7 @@ func TestAuditTableIsAppendOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, q := range []string{`UPDATE audit_records SET summary = 'forged'`, `DELETE FROM audit_records`} {
-		_, err := f.s.db.Exec(q)
+		_, err := f.s.DB().Exec(q)
 		if err == nil || !strings.Contains(err.Error(), "append-only") {
 			t.Errorf("%s: err = %v, want the append-only refusal", q, err)
 		}
@@ -183,7 +185,7 @@ func TestAuditChainLinksRecords(t *testing.T) {
 	if _, err := f.s.DisableToken(ctx, f.actor, f.acc.ID, tok.ID, tok.Version, "why not"); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := f.s.db.Query(`SELECT id, account_id, occurred_at, event, object_type, object_id, object_name,
+	rows, err := f.s.DB().Query(`SELECT id, account_id, occurred_at, event, object_type, object_id, object_name,
 		actor_type, actor_id, actor_name, ip, user_agent, summary, details, prev_hash, hash FROM audit_records ORDER BY seq`)
 	if err != nil {
 		t.Fatal(err)
@@ -261,8 +263,8 @@ func TestDemoSeedOnlyOnce(t *testing.T) {
 		t.Errorf("demo tokens by %d creators with %d never used; want several and some", len(creators), neverUsed)
 	}
 	var deleted, records int
-	s.db.QueryRow(`SELECT COUNT(*) FROM api_tokens WHERE status = 'Deleted'`).Scan(&deleted)
-	s.db.QueryRow(`SELECT COUNT(*) FROM audit_records`).Scan(&records)
+	s.DB().QueryRow(`SELECT COUNT(*) FROM api_tokens WHERE status = 'Deleted'`).Scan(&deleted)
+	s.DB().QueryRow(`SELECT COUNT(*) FROM audit_records`).Scan(&records)
 	if deleted != 1 || records <= page.Total {
 		t.Errorf("deleted tokens %d, audit records %d: want one deleted and a history", deleted, records)
 	}
@@ -297,7 +299,7 @@ func TestUsersAndSessions(t *testing.T) {
 		t.Fatalf("Session = %+v, %v", got, err)
 	}
 	var stored string
-	f.s.db.QueryRow(`SELECT id_hash FROM sessions`).Scan(&stored)
+	f.s.DB().QueryRow(`SELECT id_hash FROM sessions`).Scan(&stored)
 	if stored == "sid-1" {
 		t.Error("the session id is stored in clear")
 	}

@@ -1,4 +1,4 @@
-package sqlite
+package sqldb
 
 import (
 	"context"
@@ -8,10 +8,9 @@ import (
 	"gatehouse/store"
 	"slices"
 	"strings"
-	"unicode/utf8"
 )
 
-func (s *Store) validateNewToken(ctx context.Context, tx *sql.Tx, accountID string, nt *store.NewToken) (string, error) {
+func (s *Store) validateNewToken(ctx context.Context, tx *Tx, accountID string, nt *store.NewToken) (string, error) {
 	logoType, errs := store.ValidateToken(nt)
 	for _, m := range nt.ModuleIDs {
 		var n int
@@ -43,15 +42,15 @@ func (s *Store) CreateToken(ctx context.Context, sealer *store.Sealer, actor sto
 	}
 	now := s.now()
 	var value string
-	id, err := insertWithID(func() string { return store.NewID("TKN", 2) }, func(id string) error {
+	id, err := insertWithID(func() string { return store.NewID("TKN", 2) }, func(id string) (bool, error) {
 		value = store.NewTokenValue(id)
-		_, err := tx.ExecContext(ctx, `INSERT INTO api_tokens
+		return inserted(tx.ExecContext(ctx, `INSERT INTO api_tokens
 			(id, account_id, name, description, status, secret_hash, secret_sealed, logo_type,
 			 created_at, created_by_id, created_by_name, updated_at, updated_by_id, updated_by_name)
-			VALUES (?, ?, ?, ?, 'Active', ?, ?, NULLIF(?, ''), ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, 'Active', ?, ?, NULLIF(?, ''), ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO NOTHING`,
 			id, accountID, nt.Name, nt.Description, store.HashTokenValue(value), sealer.Seal(id, value), logoType,
-			now, actor.ID, actor.Name, now, actor.ID, actor.Name)
-		return err
+			now, actor.ID, actor.Name, now, actor.ID, actor.Name))
 	})
 	if err != nil {
 		return store.Token{}, "", fmt.Errorf("insert token: %w", err)
@@ -84,17 +83,17 @@ func (s *Store) CreateToken(ctx context.Context, sealer *store.Sealer, actor sto
 
 // setTokenModules replaces a token's granted modules and keeps its
 // module_bits in step with them.
-func setTokenModules(ctx context.Context, tx *sql.Tx, tokenID string, moduleIDs []string) error {
+func setTokenModules(ctx context.Context, tx *Tx, tokenID string, moduleIDs []string) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM api_token_modules WHERE token_id = ?`, tokenID); err != nil {
 		return err
 	}
 	for _, m := range moduleIDs {
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO api_token_modules (token_id, module_id) VALUES (?, ?)`, tokenID, m); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO api_token_modules (token_id, module_id) VALUES (?, ?) ON CONFLICT DO NOTHING`, tokenID, m); err != nil {
 			return err
 		}
 	}
 	_, err := tx.ExecContext(ctx, `UPDATE api_tokens SET module_bits = (
-		SELECT COALESCE(SUM(m.bit), 0) FROM api_token_modules tm JOIN modules m ON m.id = tm.module_id WHERE tm.token_id = ?)
+		SELECT CAST(COALESCE(SUM(m.bit), 0) AS BIGINT) FROM api_token_modules tm JOIN modules m ON m.id = tm.module_id WHERE tm.token_id = ?)
 		WHERE id = ?`, tokenID, tokenID)
 	return err
 }
@@ -206,11 +205,6 @@ func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
-func escapeLike(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return "%" + r.Replace(s) + "%"
-}
-
 // ListTokens returns one page of the account's live tokens. The page's ids
 // are found first (from the covering index where no search is given), and only
 // those rows are read in full.
@@ -226,18 +220,12 @@ func (s *Store) ListTokens(ctx context.Context, accountID string, q store.TokenQ
 		args = append(args, q.Module)
 	}
 	if q.Search != "" {
-		if utf8.RuneCountInString(q.Search) >= 3 {
-			// The trigram index finds substrings of three or more characters.
-			where = append(where, "t.rid IN (SELECT rowid FROM api_tokens_search WHERE api_tokens_search MATCH ?)")
-			args = append(args, `"`+strings.ReplaceAll(q.Search, `"`, `""`)+`"`)
-		} else {
-			where = append(where, `(t.name LIKE ? ESCAPE '\' OR t.id LIKE ? ESCAPE '\' OR t.description LIKE ? ESCAPE '\')`)
-			p := escapeLike(q.Search)
-			args = append(args, p, p, p)
-		}
+		cond, sargs := s.d.Search(q.Search)
+		where = append(where, cond)
+		args = append(args, sargs...)
 	}
 	if q.Filter != nil {
-		sql, fargs, err := renderFilter(store.TokenSchema, tokenSQL, *q.Filter)
+		sql, fargs, err := renderFilter(s.d, store.TokenSchema, tokenSQL, *q.Filter)
 		if err != nil {
 			return store.TokenPage{}, err
 		}
@@ -249,7 +237,7 @@ func (s *Store) ListTokens(ctx context.Context, accountID string, q store.TokenQ
 	var page store.TokenPage
 	if q.Search == "" && q.Module == "" && q.Filter == nil {
 		// Only the status narrows the list: the counts table knows.
-		err := s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(n), 0) FROM api_token_counts
+		err := s.db.QueryRowContext(ctx, `SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM api_token_counts
 			WHERE account_id = ? AND status != 'Deleted' AND (? = '' OR status = ?)`,
 			accountID, q.Status, q.Status).Scan(&page.Total)
 		if err != nil {
@@ -274,7 +262,7 @@ func (s *Store) ListTokens(ctx context.Context, accountID string, q store.TokenQ
 		n := min(limit, page.Total-q.Offset)
 		offset, limit = page.Total-q.Offset-n, n
 	}
-	orderBy, err := orderSQL(store.TokenSchema, tokenSQL, s.tokenOrder, q.SortKeys(), "t.id", reverse)
+	orderBy, err := orderSQL(s.d, store.TokenSchema, tokenSQL, s.tokenOrder, q.SortKeys(), "t.id", reverse)
 	if err != nil {
 		return store.TokenPage{}, err
 	}

@@ -1,9 +1,11 @@
-package sqlite
+package sqldb_test
 
 import (
 	"context"
 	"errors"
 	"gatehouse/store"
+	"gatehouse/store/sqldb"
+	"gatehouse/store/sqlite"
 	"os"
 	"testing"
 )
@@ -21,10 +23,10 @@ func bulkCheck(t *testing.T, f fixture, schema string, tokens, records, grants i
 		t.Errorf("VerifyAudit = %+v, %v; want %d records intact", res, err, records)
 	}
 	var check string
-	if err := f.s.db.QueryRow(`PRAGMA integrity_check`).Scan(&check); err != nil || check != "ok" {
+	if err := f.s.DB().QueryRow(`PRAGMA integrity_check`).Scan(&check); err != nil || check != "ok" {
 		t.Errorf("integrity_check = %q, %v", check, err)
 	}
-	rows, err := f.s.db.Query(`PRAGMA foreign_key_check`)
+	rows, err := f.s.DB().Query(`PRAGMA foreign_key_check`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +38,7 @@ func bulkCheck(t *testing.T, f fixture, schema string, tokens, records, grants i
 	}
 	rows.Close()
 	var mode string
-	if err := f.s.db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+	if err := f.s.DB().QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
 		t.Errorf("journal_mode = %q, %v", mode, err)
 	}
 	for _, c := range []struct {
@@ -51,7 +53,7 @@ func bulkCheck(t *testing.T, f fixture, schema string, tokens, records, grants i
 			FROM api_token_modules tm JOIN modules m ON m.id = tm.module_id WHERE tm.token_id = t.id)`, 0},
 	} {
 		var got int
-		if err := f.s.db.QueryRow(c.query).Scan(&got); err != nil || got != c.want {
+		if err := f.s.DB().QueryRow(c.query).Scan(&got); err != nil || got != c.want {
 			t.Errorf("%s = %d, %v; want %d", c.query, got, err, c.want)
 		}
 	}
@@ -59,10 +61,10 @@ func bulkCheck(t *testing.T, f fixture, schema string, tokens, records, grants i
 	wantCountsInStep(t, f.s)
 }
 
-func bulkSchema(t *testing.T, s *Store) string {
+func bulkSchema(t *testing.T, s *sqlite.Store) string {
 	t.Helper()
 	var schema string
-	if err := s.db.QueryRow(`SELECT group_concat(name || ':' || sql, char(10)) FROM
+	if err := s.DB().QueryRow(`SELECT group_concat(name || ':' || sql, char(10)) FROM
 		(SELECT name, sql FROM sqlite_master WHERE type IN ('index', 'trigger') AND sql IS NOT NULL ORDER BY name)`).Scan(&schema); err != nil {
 		t.Fatal(err)
 	}
@@ -82,11 +84,11 @@ func bulkGrants(from, to, n int) int {
 }
 
 // walSize is the size of the database's WAL file.
-func walSize(t *testing.T, s *Store) int64 {
+func walSize(t *testing.T, s *sqlite.Store) int64 {
 	t.Helper()
 	var seq int
 	var name, file string
-	if err := s.db.QueryRow(`PRAGMA database_list`).Scan(&seq, &name, &file); err != nil {
+	if err := s.DB().QueryRow(`PRAGMA database_list`).Scan(&seq, &name, &file); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Stat(file + "-wal")
@@ -103,7 +105,7 @@ func TestBulkSeedLeavesWALAndChecks(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	// One connection: the seed's, whose settings must be back afterwards.
-	f.s.db.SetMaxOpenConns(1)
+	f.s.DB().SetMaxOpenConns(1)
 	schema := bulkSchema(t, f.s)
 	if _, _, err := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, store.NewToken{Name: "Existing", ModuleIDs: []string{"MOD-1756"}}); err != nil {
 		t.Fatal(err)
@@ -126,7 +128,7 @@ func TestBulkSeedLeavesWALAndChecks(t *testing.T) {
 		{"journal_mode", "wal"}, {"foreign_keys", "1"}, {"synchronous", "1"}, {"cache_size", "-2000"}, {"mmap_size", "0"},
 	} {
 		var got string
-		if err := f.s.db.QueryRow(`PRAGMA ` + p.name).Scan(&got); err != nil || got != p.want {
+		if err := f.s.DB().QueryRow(`PRAGMA ` + p.name).Scan(&got); err != nil || got != p.want {
 			t.Errorf("PRAGMA %s = %q, %v; want %q", p.name, got, err, p.want)
 		}
 	}
@@ -168,7 +170,7 @@ func TestBulkSeedLeavesWALAndChecks(t *testing.T) {
 	}
 	active, _ := f.s.ListTokens(ctx, f.acc.ID, store.TokenQuery{Status: store.StatusActive, Limit: 1})
 	var want int
-	f.s.db.QueryRow(`SELECT COUNT(*) FROM api_tokens WHERE account_id = ? AND status = 'Active'`, f.acc.ID).Scan(&want)
+	f.s.DB().QueryRow(`SELECT COUNT(*) FROM api_tokens WHERE account_id = ? AND status = 'Active'`, f.acc.ID).Scan(&want)
 	if active.Total != want {
 		t.Errorf("%d active tokens listed, %d in the table", active.Total, want)
 	}
@@ -185,7 +187,7 @@ func TestBulkSeedInWALWhenNotAlone(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	schema := bulkSchema(t, f.s)
-	other, err := f.s.db.Conn(ctx)
+	other, err := f.s.DB().Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +220,7 @@ func TestBulkSeedIDCollisions(t *testing.T) {
 		t.Fatal(err)
 	}
 	var record string
-	if err := f.s.db.QueryRow(`SELECT id FROM audit_records`).Scan(&record); err != nil {
+	if err := f.s.DB().QueryRow(`SELECT id FROM audit_records`).Scan(&record); err != nil {
 		t.Fatal(err)
 	}
 	// Each generator first returns the existing id, then a new one twice,
@@ -242,16 +244,14 @@ func TestBulkSeedIDCollisions(t *testing.T) {
 			return store.NewID(prefix, groups)
 		}
 	}
-	defer func(tokenID, auditID func() string) { bulkTokenID, bulkAuditID = tokenID, auditID }(bulkTokenID, bulkAuditID)
-	bulkTokenID = collide(existing.ID, "TKN", 2, "TKN-odd")
-	bulkAuditID = collide(record, "AUD", 4, "AUD-odd")
+	defer sqldb.SetBulkIDs(collide(existing.ID, "TKN", 2, "TKN-odd"), collide(record, "AUD", 4, "AUD-odd"))()
 	if err := f.s.BulkSeed(ctx, f.sealer, f.acc.ID, 120, 500, nil); err != nil {
 		t.Fatal(err)
 	}
 	bulkCheck(t, f, schema, 1+120, 1+500, bulkGrants(0, 120, len(f.modules)))
 	for _, id := range []string{"TKN-odd", "AUD-odd"} {
 		var n int
-		f.s.db.QueryRow(`SELECT (SELECT COUNT(*) FROM api_tokens WHERE id = ?1) + (SELECT COUNT(*) FROM audit_records WHERE id = ?1)`, id).Scan(&n)
+		f.s.DB().QueryRow(`SELECT (SELECT COUNT(*) FROM api_tokens WHERE id = ?1) + (SELECT COUNT(*) FROM audit_records WHERE id = ?1)`, id).Scan(&n)
 		if n != 1 {
 			t.Errorf("%s is there %d times", id, n)
 		}
@@ -265,38 +265,12 @@ func TestBulkSeedCancelled(t *testing.T) {
 	schema := bulkSchema(t, f.s)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	err := f.s.BulkSeed(ctx, f.sealer, f.acc.ID, 2*bulkBatch, 0, func(tokens, audit int) { cancel() })
+	err := f.s.BulkSeed(ctx, f.sealer, f.acc.ID, 2*sqldb.BulkBatch, 0, func(tokens, audit int) { cancel() })
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 	bulkCheck(t, f, schema, 0, 0, 0)
 	if err := f.s.BulkSeed(context.Background(), f.sealer, "ACC-0000-0000", 1, 0, nil); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("seed for an unknown account: %v", err)
-	}
-}
-
-func TestIDSet(t *testing.T) {
-	s := newIDSet("AUD", 4)
-	for _, c := range []struct {
-		id  string
-		new bool
-	}{
-		{"AUD-0000-0000-0000-0001", true},
-		{"AUD-0000-0000-0000-0001", false},
-		{"AUD-0000-0000-0000-0010", true},
-		{"AUD-0000-0000-0001-0000", true},
-		{"AUD-0000-0000-00010000", true}, // not NewID's form: kept as a string
-		{"AUD-0000-0000-00010000", false},
-		{"AUD-0000-0000-0000-000x", true},
-		{"TKN-0000-0000-0000-0001", true},
-		{"AUD-9999-9999-9999-9999", true},
-		{"AUD-9999-9999-9999-9999", false},
-	} {
-		if got := s.add(c.id); got != c.new {
-			t.Errorf("add(%q) = %v, want %v", c.id, got, c.new)
-		}
-	}
-	if _, err := s.fresh(func() string { return "AUD-0000-0000-0000-0001" }); err == nil {
-		t.Error("fresh found a free id where there is none")
 	}
 }

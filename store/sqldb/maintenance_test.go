@@ -1,9 +1,10 @@
-package sqlite
+package sqldb_test
 
 import (
 	"bytes"
 	"context"
 	"gatehouse/store"
+	"gatehouse/store/sqlite"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,18 +36,18 @@ func maintenanceFixture(t *testing.T) (fixture, map[string]string) {
 	return f, values
 }
 
-func count(t *testing.T, s *Store, table string) int {
+func count(t *testing.T, s *sqlite.Store, table string) int {
 	t.Helper()
 	var n int
-	if err := s.db.QueryRow(`SELECT COUNT(*) FROM ` + table).Scan(&n); err != nil {
+	if err := s.DB().QueryRow(`SELECT COUNT(*) FROM ` + table).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
 }
 
-func sealedValues(t *testing.T, s *Store) map[string][]byte {
+func sealedValues(t *testing.T, s *sqlite.Store) map[string][]byte {
 	t.Helper()
-	rows, err := s.db.Query(`SELECT id, secret_sealed FROM api_tokens`)
+	rows, err := s.DB().Query(`SELECT id, secret_sealed FROM api_tokens`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +78,7 @@ func TestBackupIsACompleteVerifiableCopy(t *testing.T) {
 	if fi.Size() == 0 || fi.Mode().Perm() != 0o600 {
 		t.Errorf("backup file: size %d, mode %o; want data and 0600", fi.Size(), fi.Mode().Perm())
 	}
-	b, err := Open(ctx, path)
+	b, err := sqlite.Open(ctx, path)
 	if err != nil {
 		t.Fatalf("open the backup: %v", err)
 	}
@@ -111,7 +112,7 @@ func TestRotateKeyResealsEveryToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	var hashesBefore = map[string][]byte{}
-	rows, _ := f.s.db.Query(`SELECT id, secret_hash FROM api_tokens`)
+	rows, _ := f.s.DB().Query(`SELECT id, secret_hash FROM api_tokens`)
 	for rows.Next() {
 		var id string
 		var h []byte
@@ -132,7 +133,7 @@ func TestRotateKeyResealsEveryToken(t *testing.T) {
 			t.Errorf("%s still opens with the old key", id)
 		}
 	}
-	rows, _ = f.s.db.Query(`SELECT id, secret_hash FROM api_tokens`)
+	rows, _ = f.s.DB().Query(`SELECT id, secret_hash FROM api_tokens`)
 	for rows.Next() {
 		var id string
 		var h []byte
@@ -171,7 +172,7 @@ func TestRotateKeyChangesNothingWhenAValueIsBad(t *testing.T) {
 					victim = id
 				}
 			}
-			if _, err := f.s.db.Exec(tc.corrupt, victim); err != nil {
+			if _, err := f.s.DB().Exec(tc.corrupt, victim); err != nil {
 				t.Fatal(err)
 			}
 			before := sealedValues(t, f.s)

@@ -1,8 +1,7 @@
-package sqlite
+package sqldb
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"gatehouse/store"
 	"strings"
@@ -12,8 +11,8 @@ import (
 // sqlField is how the engine reads one field path of a Schema.
 type sqlField struct {
 	expr   string // the SQL expression compared and ordered
-	order  string // the ORDER BY expression, when it differs from expr
 	millis bool   // a time held as milliseconds since the epoch
+	noCase bool   // compared (gt, lt, …) and ordered ignoring case
 	// bits: a module id compared through the token's module_bits, which the
 	// list indexes carry, instead of a subquery.
 	bits bool
@@ -37,7 +36,7 @@ const tokenIconSQL = `CASE WHEN t.logo_type IS NULL THEN '' ELSE '/public/v1/acc
 var tokenSQL = &sqlSchema{
 	fields: map[string]sqlField{
 		"id":                    {expr: "t.id"},
-		"name":                  {expr: "t.name", order: "t.name COLLATE NOCASE"},
+		"name":                  {expr: "t.name", noCase: true},
 		"description":           {expr: "t.description"},
 		"status":                {expr: "t.status"},
 		"lastAccessAt":          {expr: "t.last_access_at"},
@@ -80,15 +79,16 @@ var auditSQL = &sqlSchema{
 // ? placeholders. Every condition it writes is true or false, never NULL, so
 // not() is always the exact complement.
 type filterSQL struct {
+	d    Dialect
 	b    strings.Builder
 	args []any
 }
 
-func renderFilter(schema *store.Schema, sqls *sqlSchema, f store.Filter) (string, []any, error) {
+func renderFilter(d Dialect, schema *store.Schema, sqls *sqlSchema, f store.Filter) (string, []any, error) {
 	if err := schema.Check(f); err != nil {
 		return "", nil, err
 	}
-	var r filterSQL
+	r := filterSQL{d: d}
 	if err := r.filter(schema, sqls, f); err != nil {
 		return "", nil, err
 	}
@@ -132,7 +132,7 @@ func (r *filterSQL) any(schema *store.Schema, sqls *sqlSchema, collection string
 	if !ok {
 		return fmt.Errorf("filter: no SQL for collection %q", collection)
 	}
-	var inner filterSQL
+	inner := filterSQL{d: r.d}
 	if err := inner.filter(schema.Collection(collection), c.schema, cond); err != nil {
 		return err
 	}
@@ -166,9 +166,9 @@ func (r *filterSQL) member(schema *store.Schema, sqls *sqlSchema, info store.Fie
 	var parts []string
 	if len(plain) > 0 {
 		positive.Values = plain
-		var sub filterSQL
+		sub := filterSQL{d: r.d}
 		if field := sqls.fields[f.Field]; field.bits && (positive.Op == "eq" || positive.Op == "in") {
-			sub.b.WriteString("t.module_bits & (SELECT COALESCE(SUM(mb.bit), 0) FROM modules mb WHERE mb.id IN (" + placeholders(len(plain)) + ")) != 0")
+			sub.b.WriteString("t.module_bits & (SELECT CAST(COALESCE(SUM(mb.bit), 0) AS BIGINT) FROM modules mb WHERE mb.id IN (" + placeholders(len(plain)) + ")) != 0")
 			for _, v := range plain {
 				sub.args = append(sub.args, v.Text)
 			}
@@ -282,25 +282,15 @@ func (r *filterSQL) compare(info store.FieldInfo, field sqlField, f store.Filter
 		r.args = append(r.args, v.Text)
 	case "gt", "ge", "lt", "le":
 		// Compared as they sort: names ignore case in both.
-		if field.order != "" {
-			col = field.order
+		if field.noCase {
+			col = r.d.NoCase(col)
 		}
 		cond = col + " " + map[string]string{"gt": ">", "ge": ">=", "lt": "<", "le": "<="}[f.Op] + " ?"
 		r.args = append(r.args, v.Text)
-	case "like":
-		// GLOB is SQLite's case-sensitive match.
-		cond = col + " GLOB ?"
-		r.args = append(r.args, globPattern(v.Text))
-	case "ilike":
-		if isASCII(v.Text) {
-			// SQLite's LIKE folds ASCII letters itself, several times faster
-			// than a Go function called on every row.
-			cond = col + ` LIKE ? ESCAPE '\'`
-			r.args = append(r.args, likePattern(v.Text))
-		} else {
-			cond = foldFunction + "(" + col + `) LIKE ? ESCAPE '\'`
-			r.args = append(r.args, likePattern(foldCase(v.Text)))
-		}
+	case "like", "ilike":
+		var arg any
+		cond, arg = r.d.Like(col, v.Text, f.Op == "ilike")
+		r.args = append(r.args, arg)
 	}
 	cond = guard(cond)
 	if f.Op == "ne" {
@@ -337,16 +327,22 @@ func timeArg(field sqlField, t time.Time) any {
 	return t.UTC()
 }
 
-// likePattern turns an RQL pattern (* for any run of characters, \* for a
+// EscapeLike is a LIKE pattern (with ESCAPE '\') that finds s anywhere.
+func EscapeLike(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(s) + "%"
+}
+
+// LikePattern turns an RQL pattern (* for any run of characters, \* for a
 // star itself, \\ for a backslash) into a LIKE pattern with SQL's own
 // wildcards escaped.
-func likePattern(p string) string {
+func LikePattern(p string) string {
 	return rqlPattern(p, "%", "*", map[byte]string{'\\': `\\`, '%': `\%`, '_': `\_`})
 }
 
-// globPattern turns an RQL pattern into a GLOB pattern: GLOB's ? and [ are
+// GlobPattern turns an RQL pattern into a GLOB pattern: GLOB's ? and [ are
 // matched literally, and a literal star is the class [*].
-func globPattern(p string) string {
+func GlobPattern(p string) string {
 	return rqlPattern(p, "*", "[*]", map[byte]string{'?': `[?]`, '[': `[[]`})
 }
 
@@ -379,7 +375,7 @@ func rqlPattern(p, wildcard, star string, quote map[byte]string) string {
 // column in the first key's direction, flipping every direction when
 // reverse is set. NULLs sort first ascending and last descending, on every
 // engine.
-func orderSQL(schema *store.Schema, sqls *sqlSchema, overrides map[string]string, keys []store.SortKey, tiebreak string, reverse bool) (string, error) {
+func orderSQL(d Dialect, schema *store.Schema, sqls *sqlSchema, overrides map[string]string, keys []store.SortKey, tiebreak string, reverse bool) (string, error) {
 	terms := make([]string, 0, len(keys)+1)
 	for _, k := range keys {
 		info, ok := schema.Field(k.Field)
@@ -387,12 +383,12 @@ func orderSQL(schema *store.Schema, sqls *sqlSchema, overrides map[string]string
 		if !ok || !ok2 {
 			return "", &store.QueryError{Param: "order", Msg: fmt.Sprintf("cannot order by %q", k.Field)}
 		}
-		expr := field.order
+		expr := field.expr
+		if field.noCase {
+			expr = d.NoCase(expr)
+		}
 		if o, ok := overrides[k.Field]; ok {
 			expr = o
-		}
-		if expr == "" {
-			expr = field.expr
 		}
 		terms = append(terms, expr+direction(k.Desc != reverse, info.Nullable || info.Collection != ""))
 	}
@@ -413,7 +409,8 @@ func direction(desc, nullable bool) string {
 	return " ASC"
 }
 
-func isASCII(s string) bool {
+// IsASCII reports whether s is all ASCII.
+func IsASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= 0x80 {
 			return false
@@ -426,7 +423,7 @@ func isASCII(s string) bool {
 // from the catalogue: a token sorts by its first module (by id or by name),
 // found in the module_bits the list indexes carry instead of a subquery per
 // row. The catalogue ships with the product and changes only by migration.
-func moduleOrderSQL(ctx context.Context, db *sql.DB) (map[string]string, error) {
+func moduleOrderSQL(ctx context.Context, db *DB) (map[string]string, error) {
 	out := map[string]string{}
 	for path, col := range map[string]string{"modules.id": "id", "modules.name": "name"} {
 		rows, err := db.QueryContext(ctx, `SELECT bit FROM modules ORDER BY `+col+`, id`)

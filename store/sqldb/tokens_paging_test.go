@@ -1,24 +1,25 @@
-package sqlite
+package sqldb_test
 
 import (
 	"context"
 	"gatehouse/store"
+	"gatehouse/store/sqlite"
 	"slices"
 	"testing"
 )
 
 // wantCountsInStep fails the test unless the counts table holds, for every
 // account and status, exactly the number of tokens in api_tokens.
-func wantCountsInStep(t *testing.T, s *Store) {
+func wantCountsInStep(t *testing.T, s *sqlite.Store) {
 	t.Helper()
 	var bad int
-	if err := s.db.QueryRow(`SELECT COUNT(*) FROM (
+	if err := s.DB().QueryRow(`SELECT COUNT(*) FROM (
 		SELECT account_id, status, COUNT(*) AS n FROM api_tokens GROUP BY account_id, status
 		EXCEPT SELECT account_id, status, n FROM api_token_counts WHERE n != 0)`).Scan(&bad); err != nil {
 		t.Fatal(err)
 	}
 	var extra int
-	if err := s.db.QueryRow(`SELECT COUNT(*) FROM api_token_counts c WHERE n != (SELECT COUNT(*) FROM api_tokens t
+	if err := s.DB().QueryRow(`SELECT COUNT(*) FROM api_token_counts c WHERE n != (SELECT COUNT(*) FROM api_tokens t
 		WHERE t.account_id = c.account_id AND t.status = c.status)`).Scan(&extra); err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +124,7 @@ func TestRecountTokensRepairsDrift(t *testing.T) {
 		`DELETE FROM api_token_counts WHERE status = 'Disabled'`,
 		`INSERT INTO api_token_counts (account_id, status, n) VALUES ('ACC-0000-0000', 'Active', 3)`,
 	} {
-		if _, err := f.s.db.Exec(q); err != nil {
+		if _, err := f.s.DB().Exec(q); err != nil {
 			t.Fatal(err)
 		}
 	}

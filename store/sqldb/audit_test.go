@@ -1,10 +1,11 @@
-package sqlite
+package sqldb_test
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"gatehouse/store"
+	"gatehouse/store/sqldb"
 	"slices"
 	"strings"
 	"testing"
@@ -23,9 +24,9 @@ func auditFixture(t *testing.T, n int) (fixture, store.Token) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tx, _ := f.s.db.Begin()
+	tx, _ := f.s.DB().Begin()
 	for i := 1; i <= n; i++ {
-		if _, err := f.s.appendAudit(ctx, tx, store.AuditRecord{AccountID: f.acc.ID, OccurredAt: base.Add(time.Duration(i) * time.Second),
+		if _, err := f.s.AppendAudit(ctx, tx, store.AuditRecord{AccountID: f.acc.ID, OccurredAt: base.Add(time.Duration(i) * time.Second),
 			Event: store.EventTokenValueViewed, ObjectType: store.ObjectTypeToken, ObjectID: tok.ID, ObjectName: tok.Name, Actor: f.actor,
 			Summary: "viewed"}); err != nil {
 			t.Fatal(err)
@@ -133,12 +134,12 @@ func TestVerifyAudit(t *testing.T) {
 	}
 	// Alter the fourth record behind the app's back.
 	var id string
-	f.s.db.QueryRow(`SELECT id FROM audit_records ORDER BY seq LIMIT 1 OFFSET 3`).Scan(&id)
+	f.s.DB().QueryRow(`SELECT id FROM audit_records ORDER BY seq LIMIT 1 OFFSET 3`).Scan(&id)
 	for _, q := range []string{
 		`DROP TRIGGER audit_records_no_update`,
 		`UPDATE audit_records SET summary = 'nothing to see' WHERE id = '` + id + `'`,
 	} {
-		if _, err := f.s.db.Exec(q); err != nil {
+		if _, err := f.s.DB().Exec(q); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -172,7 +173,7 @@ func TestAuditAnchor(t *testing.T) {
 		t.Fatalf("head = %+v, %v", head, err)
 	}
 	mid := store.AuditAnchor{Seq: head.Seq - 2}
-	f.s.db.QueryRow(`SELECT hash FROM audit_records WHERE seq = ?`, mid.Seq).Scan(&mid.Hash)
+	f.s.DB().QueryRow(`SELECT hash FROM audit_records WHERE seq = ?`, mid.Seq).Scan(&mid.Hash)
 	for _, a := range []store.AuditAnchor{head, mid} {
 		if problem, err := f.s.CheckAuditAnchor(ctx, a); err != nil || problem != "" {
 			t.Fatalf("untouched trail against %s: %q, %v", a, problem, err)
@@ -184,10 +185,10 @@ func TestAuditAnchor(t *testing.T) {
 
 	// Cut off the two newest records: the chain still verifies, the head's
 	// anchor does not.
-	if _, err := f.s.db.Exec(`DROP TRIGGER audit_records_no_delete`); err != nil {
+	if _, err := f.s.DB().Exec(`DROP TRIGGER audit_records_no_delete`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.s.db.Exec(`DELETE FROM audit_records WHERE seq > ?`, head.Seq-2); err != nil {
+	if _, err := f.s.DB().Exec(`DELETE FROM audit_records WHERE seq > ?`, head.Seq-2); err != nil {
 		t.Fatal(err)
 	}
 	if res, err := f.s.VerifyAudit(ctx); err != nil || res.BadID != "" {
@@ -203,16 +204,16 @@ func TestAuditAnchor(t *testing.T) {
 
 	// Rewrite the second record and recompute the chain from it, as someone
 	// holding the database could: it verifies, the anchor after it does not.
-	if _, err := f.s.db.Exec(`DROP TRIGGER audit_records_no_update`); err != nil {
+	if _, err := f.s.DB().Exec(`DROP TRIGGER audit_records_no_update`); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := f.s.db.Query(`SELECT ` + auditColumns + ` FROM audit_records ORDER BY seq`)
+	rows, err := f.s.DB().Query(`SELECT ` + sqldb.AuditColumns + ` FROM audit_records ORDER BY seq`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var recs []store.AuditRecord
 	for rows.Next() {
-		r, err := scanAudit(rows)
+		r, err := sqldb.ScanAudit(rows)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -223,7 +224,7 @@ func TestAuditAnchor(t *testing.T) {
 	prev := recs[0].Hash
 	for _, r := range recs[1:] {
 		r.PrevHash, r.Hash = prev, store.ChainHash(prev, r)
-		if _, err := f.s.db.Exec(`UPDATE audit_records SET summary = ?, prev_hash = ?, hash = ? WHERE seq = ?`, r.Summary, r.PrevHash, r.Hash, r.Seq); err != nil {
+		if _, err := f.s.DB().Exec(`UPDATE audit_records SET summary = ?, prev_hash = ?, hash = ? WHERE seq = ?`, r.Summary, r.PrevHash, r.Hash, r.Seq); err != nil {
 			t.Fatal(err)
 		}
 		prev = r.Hash
@@ -236,7 +237,7 @@ func TestAuditAnchor(t *testing.T) {
 	}
 
 	// An empty trail.
-	if _, err := f.s.db.Exec(`DELETE FROM audit_records`); err != nil {
+	if _, err := f.s.DB().Exec(`DELETE FROM audit_records`); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.s.AuditHead(ctx); !errors.Is(err, store.ErrNotFound) {

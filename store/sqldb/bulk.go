@@ -1,4 +1,4 @@
-package sqlite
+package sqldb
 
 import (
 	"context"
@@ -115,11 +115,12 @@ func (s *Store) BulkSeed(ctx context.Context, sealer *store.Sealer, accountID st
 	}
 	// Otherwise the database stays in WAL: another connection is open.
 
-	tx, err := conn.BeginTx(ctx, nil)
+	rawTx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer rawTx.Rollback()
+	tx := &Tx{rawTx, s.d}
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts WHERE id = ?`, accountID).Scan(&n); err != nil {
 		return err
@@ -220,7 +221,7 @@ func (s *Store) BulkSeed(ctx context.Context, sealer *store.Sealer, accountID st
 // dropBulkIndexes drops the secondary indexes of the tables the bulk seeder
 // fills and the bulkTriggers there are. It returns the statements that make
 // them again and the names of the triggers it dropped.
-func dropBulkIndexes(ctx context.Context, tx *sql.Tx) (ddl []string, dropped map[string]bool, err error) {
+func dropBulkIndexes(ctx context.Context, tx *Tx) (ddl []string, dropped map[string]bool, err error) {
 	rows, err := tx.QueryContext(ctx, `SELECT type, name, sql FROM sqlite_master
 		WHERE sql IS NOT NULL AND ((type = 'index' AND tbl_name IN ('api_tokens', 'audit_records', 'api_token_modules'))
 		   OR (type = 'trigger' AND name IN ('`+strings.Join(bulkTriggers, "', '")+`')))`)
@@ -507,7 +508,7 @@ func (s *idSet) fresh(newID func() string) (string, error) {
 }
 
 // load adds the ids query selects.
-func (s *idSet) load(ctx context.Context, tx *sql.Tx, query string) error {
+func (s *idSet) load(ctx context.Context, tx *Tx, query string) error {
 	rows, err := tx.QueryContext(ctx, query)
 	if err != nil {
 		return err
@@ -528,7 +529,7 @@ func (s *idSet) load(ctx context.Context, tx *sql.Tx, query string) error {
 // values are the same can share them: those are bound once per statement.
 type multiInsert struct {
 	ctx       context.Context
-	tx        *sql.Tx
+	tx        *Tx
 	what      string // the rows, for errors
 	head      string // INSERT INTO ... VALUES
 	row       string // (?, ...): a row's values
@@ -539,7 +540,7 @@ type multiInsert struct {
 	buf       []any
 }
 
-func newMultiInsert(ctx context.Context, tx *sql.Tx, what, head, row string, cols int, sharedRow string, shared int) *multiInsert {
+func newMultiInsert(ctx context.Context, tx *Tx, what, head, row string, cols int, sharedRow string, shared int) *multiInsert {
 	return &multiInsert{ctx: ctx, tx: tx, what: what, head: head, row: row, cols: cols,
 		sharedRow: sharedRow, shared: shared, stmts: map[int]*sql.Stmt{}}
 }

@@ -1,4 +1,4 @@
-package sqlite
+package sqldb
 
 import (
 	"context"
@@ -100,7 +100,7 @@ func (s *Store) seedAccount(ctx context.Context, sealer *store.Sealer, name, typ
 	real := s.now()
 	// The history happens in the past: a copy of the store whose clock is set
 	// back writes it with the right dates.
-	past := &Store{db: s.db}
+	past := &Store{db: s.db, d: s.d}
 	for _, dt := range tokens {
 		at := real.Add(-time.Duration(dt.ageDays) * 24 * time.Hour)
 		past.now = func() time.Time { return at }

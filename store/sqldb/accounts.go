@@ -1,4 +1,4 @@
-package sqlite
+package sqldb
 
 import (
 	"context"
@@ -21,10 +21,9 @@ func (s *Store) CreateAccount(ctx context.Context, name, typ string, moduleIDs [
 	}
 	defer tx.Rollback()
 	a := store.Account{Name: name, Type: typ, CreatedAt: s.now()}
-	a.ID, err = insertWithID(func() string { return store.NewID("ACC", 2) }, func(id string) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, name, type, created_at) VALUES (?, ?, ?, ?)`,
-			id, a.Name, a.Type, a.CreatedAt)
-		return err
+	a.ID, err = insertWithID(func() string { return store.NewID("ACC", 2) }, func(id string) (bool, error) {
+		return inserted(tx.ExecContext(ctx, `INSERT INTO accounts (id, name, type, created_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (id) DO NOTHING`, id, a.Name, a.Type, a.CreatedAt))
 	})
 	if err != nil {
 		return store.Account{}, fmt.Errorf("insert account: %w", err)

@@ -1,4 +1,4 @@
-package sqlite
+package sqldb
 
 import (
 	"context"
@@ -12,10 +12,13 @@ import (
 	"time"
 )
 
-// appendAudit writes r at the end of the chain inside tx. The transaction is
-// IMMEDIATE, so no other writer can append between the read of the last hash
-// and the insert.
-func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, r store.AuditRecord) (store.AuditRecord, error) {
+// appendAudit writes r at the end of the chain inside tx. The dialect's lock
+// keeps any other writer from appending between the read of the last hash
+// and the insert, until tx ends.
+func (s *Store) appendAudit(ctx context.Context, tx *Tx, r store.AuditRecord) (store.AuditRecord, error) {
+	if err := s.d.LockAuditChain(ctx, tx); err != nil {
+		return store.AuditRecord{}, fmt.Errorf("lock the audit chain: %w", err)
+	}
 	var prev string
 	err := tx.QueryRowContext(ctx, `SELECT hash FROM audit_records ORDER BY seq DESC LIMIT 1`).Scan(&prev)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -29,19 +32,20 @@ func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, r store.AuditRecord
 		r.Details = "{}"
 	}
 	r.PrevHash = prev
-	r.ID, err = insertWithID(func() string { return store.NewID("AUD", 4) }, func(id string) error {
+	r.ID, err = insertWithID(func() string { return store.NewID("AUD", 4) }, func(id string) (bool, error) {
 		r.ID = id
 		r.Hash = store.ChainHash(prev, r)
-		res, err := tx.ExecContext(ctx, `INSERT INTO audit_records
+		err := tx.QueryRowContext(ctx, `INSERT INTO audit_records
 			(id, account_id, occurred_at, event, object_type, object_id, object_name,
 			 actor_type, actor_id, actor_name, ip, user_agent, summary, details, prev_hash, hash)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO NOTHING RETURNING seq`,
 			r.ID, r.AccountID, r.OccurredAt.UnixMilli(), r.Event, r.ObjectType, r.ObjectID, r.ObjectName,
-			r.Actor.Type, r.Actor.ID, r.Actor.Name, r.Actor.IP, r.Actor.UserAgent, r.Summary, r.Details, r.PrevHash, r.Hash)
-		if err == nil {
-			r.Seq, err = res.LastInsertId()
+			r.Actor.Type, r.Actor.ID, r.Actor.Name, r.Actor.IP, r.Actor.UserAgent, r.Summary, r.Details, r.PrevHash, r.Hash).Scan(&r.Seq)
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, nil // the id is taken
 		}
-		return err
+		return err == nil, err
 	})
 	if err != nil {
 		return store.AuditRecord{}, fmt.Errorf("append audit record: %w", err)
@@ -267,7 +271,7 @@ func (s *Store) CheckAuditAnchor(ctx context.Context, a store.AuditAnchor) (stri
 func (s *Store) ListAuditOffset(ctx context.Context, accountID string, q store.AuditOffsetQuery) ([]store.AuditRecord, int, error) {
 	cond, args := "account_id = ?", []any{accountID}
 	if q.Filter != nil {
-		sql, fargs, err := renderFilter(store.AuditSchema, auditSQL, *q.Filter)
+		sql, fargs, err := renderFilter(s.d, store.AuditSchema, auditSQL, *q.Filter)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -278,7 +282,7 @@ func (s *Store) ListAuditOffset(ctx context.Context, accountID string, q store.A
 	if len(keys) == 0 {
 		keys = []store.SortKey{{Field: "timestamp", Desc: true}}
 	}
-	orderBy, err := orderSQL(store.AuditSchema, auditSQL, nil, keys, "seq", false)
+	orderBy, err := orderSQL(s.d, store.AuditSchema, auditSQL, nil, keys, "seq", false)
 	if err != nil {
 		return nil, 0, err
 	}

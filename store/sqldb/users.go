@@ -1,4 +1,4 @@
-package sqlite
+package sqldb
 
 import (
 	"context"
@@ -18,12 +18,11 @@ func (s *Store) CreateUser(ctx context.Context, nu store.NewUser) (store.User, e
 		return store.User{}, err
 	}
 	now := s.now()
-	id, err := insertWithID(func() string { return store.NewID("USR", 2) }, func(id string) error {
-		_, err := s.db.ExecContext(ctx, `INSERT INTO users (id, account_id, email, name, role, password_hash, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, id, nu.AccountID, nu.Email, nu.Name, nu.Role, hash, now, now)
-		return err
+	id, err := insertWithID(func() string { return store.NewID("USR", 2) }, func(id string) (bool, error) {
+		return inserted(s.db.ExecContext(ctx, `INSERT INTO users (id, account_id, email, name, role, password_hash, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`, id, nu.AccountID, nu.Email, nu.Name, nu.Role, hash, now, now))
 	})
-	if isUniqueViolation(err) {
+	if s.d.IsUniqueViolation(err) {
 		return store.User{}, fmt.Errorf("email %s: %w", nu.Email, store.ErrDuplicate)
 	}
 	if err != nil {

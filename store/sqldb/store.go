@@ -1,0 +1,249 @@
+// Package sqldb is the SQL the engines share: the store's accounts, users,
+// sessions, API tokens and audit trail over database/sql, written once with ?
+// placeholders and portable SQL. An engine (store/sqlite, store/postgres)
+// opens the database, brings its own migrations, and supplies a Dialect for
+// the few places where SQL engines differ.
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"time"
+)
+
+// Dialect is what differs between engines.
+type Dialect interface {
+	// Rebind rewrites a query's ? placeholders into the engine's own.
+	Rebind(query string) string
+	// IsUniqueViolation reports whether err is a unique or primary key
+	// violation, by its code.
+	IsUniqueViolation(err error) bool
+	// NoCase is expr compared and ordered ignoring case.
+	NoCase(expr string) string
+	// Like is the condition that col matches an RQL pattern (* for any run
+	// of characters, \* for a star), case-sensitive or folding case.
+	Like(col, pattern string, fold bool) (cond string, arg any)
+	// Search is the console's substring search over a token's id, name and
+	// description.
+	Search(q string) (cond string, args []any)
+	// LockAuditChain makes the transaction the only writer of the audit
+	// chain until it ends, so that records link in one line.
+	LockAuditChain(ctx context.Context, tx *Tx) error
+	// LockMigrations keeps other processes from migrating at the same time,
+	// within tx.
+	LockMigrations(ctx context.Context, tx *Tx) error
+}
+
+// Store is the handle on the database. It is safe for concurrent use.
+type Store struct {
+	db  *DB
+	d   Dialect
+	now func() time.Time
+	// tokenChanged is told about every change of a token's status, name or
+	// modules, so that caches of it can drop the token at once.
+	tokenChanged func(id string)
+	// tokenOrder holds order expressions built from the module catalogue.
+	tokenOrder map[string]string
+}
+
+// New brings the database's schema up to date with the engine's migrations
+// (the files migrations/NNNN_verb_noun.sql of fsys) and returns the store.
+// It closes db when it fails.
+func New(ctx context.Context, db *sql.DB, d Dialect, fsys fs.FS) (*Store, error) {
+	s := &Store{db: &DB{db, d}, d: d, now: func() time.Time { return time.Now().UTC() }}
+	if err := s.migrate(ctx, fsys); err != nil {
+		db.Close()
+		return nil, err
+	}
+	var err error
+	if s.tokenOrder, err = moduleOrderSQL(ctx, s.db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// DB is a database handle whose queries are written with ? placeholders and
+// rebound to the engine's own. Every query of the store goes through it.
+type DB struct {
+	*sql.DB
+	d Dialect
+}
+
+// QueryContext runs a query that returns rows.
+func (db *DB) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return db.DB.QueryContext(ctx, db.d.Rebind(q), args...)
+}
+
+// QueryRowContext runs a query that returns at most one row.
+func (db *DB) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	return db.DB.QueryRowContext(ctx, db.d.Rebind(q), args...)
+}
+
+// ExecContext runs a statement.
+func (db *DB) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return db.DB.ExecContext(ctx, db.d.Rebind(q), args...)
+}
+
+// Query runs a query that returns rows, without a context (tests).
+func (db *DB) Query(q string, args ...any) (*sql.Rows, error) {
+	return db.QueryContext(context.Background(), q, args...)
+}
+
+// QueryRow runs a query that returns at most one row, without a context.
+func (db *DB) QueryRow(q string, args ...any) *sql.Row {
+	return db.QueryRowContext(context.Background(), q, args...)
+}
+
+// Exec runs a statement without a context.
+func (db *DB) Exec(q string, args ...any) (sql.Result, error) {
+	return db.ExecContext(context.Background(), q, args...)
+}
+
+// Begin starts a transaction without a context (tests).
+func (db *DB) Begin() (*Tx, error) { return db.BeginTx(context.Background(), nil) }
+
+// BeginTx starts a transaction.
+func (db *DB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) {
+	tx, err := db.DB.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Tx{tx, db.d}, nil
+}
+
+// Tx is a transaction whose queries are rebound like DB's.
+type Tx struct {
+	*sql.Tx
+	d Dialect
+}
+
+// QueryContext runs a query that returns rows.
+func (tx *Tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return tx.Tx.QueryContext(ctx, tx.d.Rebind(q), args...)
+}
+
+// QueryRowContext runs a query that returns at most one row.
+func (tx *Tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	return tx.Tx.QueryRowContext(ctx, tx.d.Rebind(q), args...)
+}
+
+// ExecContext runs a statement.
+func (tx *Tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return tx.Tx.ExecContext(ctx, tx.d.Rebind(q), args...)
+}
+
+// PrepareContext prepares a statement.
+func (tx *Tx) PrepareContext(ctx context.Context, q string) (*sql.Stmt, error) {
+	return tx.Tx.PrepareContext(ctx, tx.d.Rebind(q))
+}
+
+// OnTokenChange registers fn to be called with a token's id whenever its
+// status, name or modules change: once before the change commits and once
+// after, so a cache that drops the token both times never keeps the old
+// state past the commit. Set it before serving.
+func (s *Store) OnTokenChange(fn func(id string)) { s.tokenChanged = fn }
+
+// commitTokenChange commits tx, telling the token-change hook before and
+// after.
+func (s *Store) commitTokenChange(tx *Tx, id string) error {
+	if s.tokenChanged != nil {
+		s.tokenChanged(id)
+	}
+	err := tx.Commit()
+	if s.tokenChanged != nil {
+		s.tokenChanged(id)
+	}
+	return err
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// DB exposes the database handle for tests and maintenance commands.
+func (s *Store) DB() *DB { return s.db }
+
+// SetClock replaces the store's clock; tests use it to move time.
+func (s *Store) SetClock(now func() time.Time) { s.now = func() time.Time { return now().UTC() } }
+
+// Now is the store's current time in UTC.
+func (s *Store) Now() time.Time { return s.now() }
+
+func (s *Store) migrate(ctx context.Context, fsys fs.FS) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		name TEXT PRIMARY KEY,
+		applied_at TEXT NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("create migrations table: %w", err)
+	}
+	names, err := fs.Glob(fsys, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := s.applyMigration(ctx, fsys, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) applyMigration(ctx context.Context, fsys fs.FS, name string) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := s.d.LockMigrations(ctx, tx); err != nil {
+		return err
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE name = ?`, name).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	body, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+		return fmt.Errorf("migration %s: %w", name, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`, name, s.now()); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// inserted reports whether an INSERT … ON CONFLICT DO NOTHING wrote its row.
+func inserted(res sql.Result, err error) (bool, error) {
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// insertWithID runs insert with fresh ids until one is free. insert writes
+// the row with ON CONFLICT (id) DO NOTHING and reports whether it did, so
+// that a collision never fails the transaction it runs in.
+func insertWithID(newID func() string, insert func(id string) (bool, error)) (string, error) {
+	for range 10 {
+		id := newID()
+		done, err := insert(id)
+		if err != nil || done {
+			return id, err
+		}
+	}
+	return "", errors.New("could not find a free identifier")
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
