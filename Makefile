@@ -5,11 +5,22 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run build test check generate deps bench bench-api test-reliability test-reliability-short fuzz screenshots clean
+.PHONY: run run-pg build test check generate deps bench bench-api test-reliability test-reliability-short fuzz screenshots clean
 
 ## run: build and serve the demo on http://127.0.0.1:8080
 run: build
 	./$(BIN) serve --demo --data ./data
+
+## run-pg: start a throwaway PostgreSQL (a new temporary directory, 127.0.0.1
+## on a free port, durability off), print the URL of its database gatehouse
+## and keep it until Ctrl-C, which stops it and removes its data. For now it
+## only serves PostgreSQL: Gatehouse's PostgreSQL engine is not written yet,
+## and once it is, this target also runs the demo on it (serve --demo
+## --database URL).
+run-pg:
+	@$(MAKE) --no-print-directory deps DEBS='$(filter postgresql,$(DEBS))'
+	$(GO) build -o bin/pgtemp ./cmd/pgtemp
+	./bin/pgtemp
 
 ## build: compile the single self-contained binary into bin/
 build:
@@ -34,8 +45,10 @@ check:
 	@echo "check: ok"
 
 ## deps: install what the tests need from Debian when missing: Chromium for
-## the browser tests, nginx for the gateway test, wrk for the load script
-DEBS := $(if $(wildcard $(CHROMIUM)),,chromium) $(if $(wildcard /usr/sbin/nginx),,nginx) $(if $(wildcard /usr/bin/wrk),,wrk)
+## the browser tests, nginx for the gateway test, wrk for the load script,
+## PostgreSQL for the PostgreSQL tests (store/pgtest starts it) and run-pg
+DEBS := $(if $(wildcard $(CHROMIUM)),,chromium) $(if $(wildcard /usr/sbin/nginx),,nginx) $(if $(wildcard /usr/bin/wrk),,wrk) \
+	$(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,postgresql)
 deps:
 	@if [ -n "$(strip $(DEBS))" ]; then \
 	  echo "Installing from Debian: $(strip $(DEBS))"; \
