@@ -11,7 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -34,8 +37,8 @@ type Dialect interface {
 	// chain until it ends, so that records link in one line.
 	LockAuditChain(ctx context.Context, tx *Tx) error
 	// LockMigrations keeps other processes from migrating at the same time,
-	// within tx.
-	LockMigrations(ctx context.Context, tx *Tx) error
+	// until unlock is called; conn is the connection the migrations run on.
+	LockMigrations(ctx context.Context, conn *sql.Conn) (unlock func(), err error)
 }
 
 // Store is the handle on the database. It is safe for concurrent use.
@@ -174,40 +177,84 @@ func (s *Store) SetClock(now func() time.Time) { s.now = func() time.Time { retu
 func (s *Store) Now() time.Time { return s.now() }
 
 func (s *Store) migrate(ctx context.Context, fsys fs.FS) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		name TEXT PRIMARY KEY,
-		applied_at TEXT NOT NULL
-	)`); err != nil {
-		return fmt.Errorf("create migrations table: %w", err)
-	}
 	names, err := fs.Glob(fsys, "migrations/*.sql")
 	if err != nil {
 		return err
 	}
 	sort.Strings(names)
+	// One connection holds the engine's migration lock throughout, so that
+	// processes starting together migrate one after the other.
+	conn, err := s.db.DB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	unlock, err := s.d.LockMigrations(ctx, conn)
+	if err != nil {
+		return fmt.Errorf("lock migrations: %w", err)
+	}
+	defer unlock()
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		name TEXT PRIMARY KEY,
+		applied_at TEXT NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("create migrations table: %w", err)
+	}
+	applied, err := appliedMigrations(ctx, conn)
+	if err != nil {
+		return err
+	}
+	var unknown []string
+	for name := range applied {
+		if !slices.Contains(names, name) {
+			unknown = append(unknown, path.Base(name))
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		return fmt.Errorf("the database was migrated by a newer Gatehouse: it has %s, and this Gatehouse knows migrations up to %s; run the newer version",
+			strings.Join(unknown, ", "), path.Base(names[len(names)-1]))
+	}
 	for _, name := range names {
-		if err := s.applyMigration(ctx, fsys, name); err != nil {
+		if applied[name] {
+			continue
+		}
+		if err := s.applyMigration(ctx, conn, fsys, name); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (s *Store) applyMigration(ctx context.Context, fsys fs.FS, name string) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+func appliedMigrations(ctx context.Context, conn *sql.Conn) (map[string]bool, error) {
+	rows, err := conn.QueryContext(ctx, `SELECT name FROM schema_migrations`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	applied := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		applied[name] = true
+	}
+	return applied, rows.Err()
+}
+
+// applyMigration runs one migration file and records it, in one
+// transaction.
+func (s *Store) applyMigration(ctx context.Context, conn *sql.Conn, fsys fs.FS, name string) error {
+	raw, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
-	if err := s.d.LockMigrations(ctx, tx); err != nil {
-		return err
-	}
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE name = ?`, name).Scan(&n); err != nil {
-		return err
-	}
-	if n > 0 {
-		return nil
+	defer raw.Rollback()
+	tx := &Tx{raw, s.d}
+	var done int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE name = ?`, name).Scan(&done); err != nil || done > 0 {
+		return err // another process applied it meanwhile
 	}
 	body, err := fs.ReadFile(fsys, name)
 	if err != nil {
@@ -216,7 +263,8 @@ func (s *Store) applyMigration(ctx context.Context, fsys fs.FS, name string) err
 	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 		return fmt.Errorf("migration %s: %w", name, err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`, name, s.now()); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`,
+		name, s.now().Format(time.RFC3339Nano)); err != nil {
 		return err
 	}
 	return tx.Commit()

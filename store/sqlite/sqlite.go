@@ -121,5 +121,6 @@ func (Dialect) Search(q string) (string, []any) {
 // so one writer at a time holds the database.
 func (Dialect) LockAuditChain(context.Context, *sqldb.Tx) error { return nil }
 
-// LockMigrations needs nothing either, for the same reason.
-func (Dialect) LockMigrations(context.Context, *sqldb.Tx) error { return nil }
+// LockMigrations needs nothing either, for the same reason: each migration
+// is an IMMEDIATE transaction, and the migrations table says what is done.
+func (Dialect) LockMigrations(context.Context, *sql.Conn) (func(), error) { return func() {}, nil }
