@@ -57,9 +57,12 @@ deps:
 	fi
 	$(GO) mod download
 
-## test: every test, race detector on, browser tests in headless Chromium
+## test: every test, race detector on, browser tests in headless Chromium;
+## then the store's and the handlers' tests again on PostgreSQL (a throwaway
+## server that store/pgtest starts; with CI=true a missing PostgreSQL fails)
 test: deps check
 	GATEHOUSE_CHROMIUM=$(CHROMIUM) $(GO) test -race -count=1 -timeout 15m ./...
+	GATEHOUSE_TEST_ENGINE=postgres $(GO) test -count=1 -timeout 15m ./store/... ./handlers
 
 ## bench: list page at 10k tokens (console and API with RQL filters and
 ## orders) and audit tab at 100k records (p99 server time), audit export

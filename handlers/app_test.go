@@ -8,7 +8,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +18,7 @@ import (
 
 	"gatehouse/store"
 	"gatehouse/store/sqlite"
+	"gatehouse/store/storetest"
 )
 
 // testApp is the real handler stack on a real database file, served by
@@ -73,11 +73,7 @@ func (c *testClock) advance(d time.Duration) {
 func newTestApp(t testing.TB) *testApp {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "gatehouse.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := storetest.Open(t)
 	clock := &testClock{}
 	st.SetClock(clock.now)
 	sealer, err := store.NewSealer([]byte("0123456789abcdef0123456789abcdef"))

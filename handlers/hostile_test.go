@@ -32,9 +32,9 @@ func (a *testApp) snapshot(t testing.TB) dbSnapshot {
 		sql  string
 		dest []any
 	}{
-		{`SELECT COUNT(*), COALESCE(group_concat(id||status||version||name, ','), '') FROM (SELECT * FROM api_tokens ORDER BY id)`, []any{&s.tokens, &s.tokenSum}},
+		{`SELECT COUNT(*), COALESCE(string_agg(id||status||version||name, ',' ORDER BY id), '') FROM api_tokens`, []any{&s.tokens, &s.tokenSum}},
 		{`SELECT COUNT(*) FROM audit_records`, []any{&s.audit}},
-		{`SELECT COUNT(*), COALESCE(group_concat(id||role||email, ','), '') FROM (SELECT * FROM users ORDER BY id)`, []any{&s.users, &s.userSum}},
+		{`SELECT COUNT(*), COALESCE(string_agg(id||role||email, ',' ORDER BY id), '') FROM users`, []any{&s.users, &s.userSum}},
 		{`SELECT COUNT(*) FROM sessions`, []any{&s.sessions}},
 		{`SELECT COUNT(*) FROM logo_uploads`, []any{&s.uploads}},
 	} {

@@ -232,7 +232,7 @@ func TestRevealValue(t *testing.T) {
 		t.Errorf("%d value-viewed records, want 2 (show and copy)", n)
 	}
 	var summaries string
-	app.store.DB().QueryRow(`SELECT group_concat(summary || details, ' ') FROM audit_records WHERE object_id = ?`, tok.ID).Scan(&summaries)
+	app.store.DB().QueryRow(`SELECT string_agg(summary || details, ' ') FROM audit_records WHERE object_id = ?`, tok.ID).Scan(&summaries)
 	if !strings.Contains(summaries, "was shown") || !strings.Contains(summaries, "was copied") {
 		t.Errorf("audit summaries %q do not say shown and copied", summaries)
 	}

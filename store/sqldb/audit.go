@@ -104,7 +104,7 @@ func scanAudit(row interface{ Scan(...any) error }) (store.AuditRecord, error) {
 func (s *Store) ListAudit(ctx context.Context, accountID string, q store.AuditQuery) (store.AuditPage, error) {
 	cond, args := auditWhere(q, accountID)
 	var page store.AuditPage
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM audit_records WHERE `+cond+` LIMIT ?)`,
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM audit_records WHERE `+cond+` LIMIT ?) AS capped`,
 		append(args, store.AuditCountCap+1)...).Scan(&page.Total); err != nil {
 		return store.AuditPage{}, fmt.Errorf("count audit records: %w", err)
 	}
@@ -288,7 +288,7 @@ func (s *Store) ListAuditOffset(ctx context.Context, accountID string, q store.A
 	}
 	offset, limit := q.Offset, q.Limit
 	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM audit_records WHERE `+cond+` LIMIT ?)`,
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM audit_records WHERE `+cond+` LIMIT ?) AS capped`,
 		append(args, store.AuditCountCap)...).Scan(&total); err != nil {
 		return nil, 0, err
 	}

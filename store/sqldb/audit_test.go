@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"gatehouse/store"
 	"gatehouse/store/sqldb"
+	"gatehouse/store/storetest"
 	"slices"
 	"strings"
 	"testing"
@@ -135,13 +136,11 @@ func TestVerifyAudit(t *testing.T) {
 	// Alter the fourth record behind the app's back.
 	var id string
 	f.s.DB().QueryRow(`SELECT id FROM audit_records ORDER BY seq LIMIT 1 OFFSET 3`).Scan(&id)
-	for _, q := range []string{
-		`DROP TRIGGER audit_records_no_update`,
-		`UPDATE audit_records SET summary = 'nothing to see' WHERE id = '` + id + `'`,
-	} {
-		if _, err := f.s.DB().Exec(q); err != nil {
-			t.Fatal(err)
-		}
+	if err := storetest.DropTrigger(f.s.DB(), "audit_records_no_update", "audit_records"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.s.DB().Exec(`UPDATE audit_records SET summary = 'nothing to see' WHERE id = ?`, id); err != nil {
+		t.Fatal(err)
 	}
 	res, err = f.s.VerifyAudit(ctx)
 	if err != nil || res.BadID != id || res.Count != 3 {
@@ -185,7 +184,7 @@ func TestAuditAnchor(t *testing.T) {
 
 	// Cut off the two newest records: the chain still verifies, the head's
 	// anchor does not.
-	if _, err := f.s.DB().Exec(`DROP TRIGGER audit_records_no_delete`); err != nil {
+	if err := storetest.DropTrigger(f.s.DB(), "audit_records_no_delete", "audit_records"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.s.DB().Exec(`DELETE FROM audit_records WHERE seq > ?`, head.Seq-2); err != nil {
@@ -204,7 +203,7 @@ func TestAuditAnchor(t *testing.T) {
 
 	// Rewrite the second record and recompute the chain from it, as someone
 	// holding the database could: it verifies, the anchor after it does not.
-	if _, err := f.s.DB().Exec(`DROP TRIGGER audit_records_no_update`); err != nil {
+	if err := storetest.DropTrigger(f.s.DB(), "audit_records_no_update", "audit_records"); err != nil {
 		t.Fatal(err)
 	}
 	rows, err := f.s.DB().Query(`SELECT ` + sqldb.AuditColumns + ` FROM audit_records ORDER BY seq`)

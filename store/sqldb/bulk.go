@@ -65,6 +65,9 @@ var bulkTriggers = []string{"api_tokens_search_insert", "api_token_counts_insert
 //     the pages that were there before. Leaving WAL fails if another
 //     connection is open; the seed then runs in WAL, only slower.
 func (s *Store) BulkSeed(ctx context.Context, sealer *store.Sealer, accountID string, tokens, audit int, progress func(tokens, audit int)) (err error) {
+	if s.d.Name() != "sqlite" {
+		return s.seedRowByRow(ctx, sealer, accountID, tokens, audit)
+	}
 	mods, err := s.AccountModules(ctx, accountID)
 	if err != nil {
 		return err

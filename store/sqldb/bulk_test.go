@@ -6,6 +6,7 @@ import (
 	"gatehouse/store"
 	"gatehouse/store/sqldb"
 	"gatehouse/store/sqlite"
+	"gatehouse/store/storetest"
 	"os"
 	"testing"
 )
@@ -102,6 +103,7 @@ func walSize(t *testing.T, s *sqlite.Store) int64 {
 }
 
 func TestBulkSeedLeavesWALAndChecks(t *testing.T) {
+	storetest.SQLiteOnly(t)
 	f := newFixture(t)
 	ctx := context.Background()
 	// One connection: the seed's, whose settings must be back afterwards.
@@ -184,6 +186,7 @@ func TestBulkSeedLeavesWALAndChecks(t *testing.T) {
 // With another connection open the journal cannot leave WAL: the seed runs
 // in WAL all the same.
 func TestBulkSeedInWALWhenNotAlone(t *testing.T) {
+	storetest.SQLiteOnly(t)
 	f := newFixture(t)
 	ctx := context.Background()
 	schema := bulkSchema(t, f.s)
@@ -212,6 +215,7 @@ func TestBulkSeedInWALWhenNotAlone(t *testing.T) {
 // Ids already in the tables or drawn twice are drawn again; the chain
 // stays intact.
 func TestBulkSeedIDCollisions(t *testing.T) {
+	storetest.SQLiteOnly(t)
 	f := newFixture(t)
 	ctx := context.Background()
 	schema := bulkSchema(t, f.s)
@@ -261,6 +265,7 @@ func TestBulkSeedIDCollisions(t *testing.T) {
 // A seed that fails half-way leaves nothing behind, and the database as it
 // was.
 func TestBulkSeedCancelled(t *testing.T) {
+	storetest.SQLiteOnly(t)
 	f := newFixture(t)
 	schema := bulkSchema(t, f.s)
 	ctx, cancel := context.WithCancel(context.Background())

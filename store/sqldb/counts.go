@@ -18,9 +18,9 @@ func (s *Store) RecountTokens(ctx context.Context) (int, error) {
 	const drift = `WITH actual AS (SELECT account_id, status, COUNT(*) AS n FROM api_tokens GROUP BY account_id, status),
 		kept AS (SELECT account_id, status, n FROM api_token_counts WHERE n != 0)
 		SELECT COUNT(*) FROM (
-			SELECT account_id, status FROM (SELECT * FROM actual EXCEPT SELECT * FROM kept)
+			SELECT account_id, status FROM (SELECT * FROM actual EXCEPT SELECT * FROM kept) AS missing
 			UNION
-			SELECT account_id, status FROM (SELECT * FROM kept EXCEPT SELECT * FROM actual))`
+			SELECT account_id, status FROM (SELECT * FROM kept EXCEPT SELECT * FROM actual) AS extra) AS wrong`
 	var wrong int
 	if err := s.db.QueryRowContext(ctx, drift).Scan(&wrong); err != nil {
 		return 0, fmt.Errorf("check token counts: %w", err)

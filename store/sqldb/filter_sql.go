@@ -282,10 +282,11 @@ func (r *filterSQL) compare(info store.FieldInfo, field sqlField, f store.Filter
 		r.args = append(r.args, v.Text)
 	case "gt", "ge", "lt", "le":
 		// Compared as they sort: names ignore case in both.
+		param := "?"
 		if field.noCase {
-			col = r.d.NoCase(col)
+			col, param = r.d.NoCase(col), r.d.NoCase("?")
 		}
-		cond = col + " " + map[string]string{"gt": ">", "ge": ">=", "lt": "<", "le": "<="}[f.Op] + " ?"
+		cond = col + " " + map[string]string{"gt": ">", "ge": ">=", "lt": "<", "le": "<="}[f.Op] + " " + param
 		r.args = append(r.args, v.Text)
 	case "like", "ilike":
 		var arg any

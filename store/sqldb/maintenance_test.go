@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"gatehouse/store"
+	"gatehouse/store/sqldb"
 	"gatehouse/store/sqlite"
+	"gatehouse/store/storetest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,6 +67,7 @@ func sealedValues(t *testing.T, s *sqlite.Store) map[string][]byte {
 }
 
 func TestBackupIsACompleteVerifiableCopy(t *testing.T) {
+	storetest.SQLiteOnly(t)
 	ctx := context.Background()
 	f, _ := maintenanceFixture(t)
 	path := filepath.Join(t.TempDir(), "backup.db")
@@ -160,9 +163,26 @@ func TestRotateKeyChangesNothingWhenAValueIsBad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct{ name, corrupt, want string }{
-		{"flipped ciphertext byte", `UPDATE api_tokens SET secret_sealed = CAST(substr(secret_sealed, 1, length(secret_sealed) - 1) || x'00' AS BLOB) WHERE id = ?`, "does not open"},
-		{"hash of another value", `UPDATE api_tokens SET secret_hash = zeroblob(32) WHERE id = ?`, "does not match its stored hash"},
+	flipLast := func(db *sqldb.DB, id string) error {
+		var sealed []byte
+		if err := db.QueryRow(`SELECT secret_sealed FROM api_tokens WHERE id = ?`, id).Scan(&sealed); err != nil {
+			return err
+		}
+		sealed[len(sealed)-1] ^= 1
+		_, err := db.Exec(`UPDATE api_tokens SET secret_sealed = ? WHERE id = ?`, sealed, id)
+		return err
+	}
+	otherHash := func(db *sqldb.DB, id string) error {
+		_, err := db.Exec(`UPDATE api_tokens SET secret_hash = ? WHERE id = ?`, make([]byte, 32), id)
+		return err
+	}
+	for _, tc := range []struct {
+		name    string
+		corrupt func(*sqldb.DB, string) error
+		want    string
+	}{
+		{"flipped ciphertext byte", flipLast, "does not open"},
+		{"hash of another value", otherHash, "does not match its stored hash"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, values := maintenanceFixture(t)
@@ -172,7 +192,7 @@ func TestRotateKeyChangesNothingWhenAValueIsBad(t *testing.T) {
 					victim = id
 				}
 			}
-			if _, err := f.s.DB().Exec(tc.corrupt, victim); err != nil {
+			if err := tc.corrupt(f.s.DB(), victim); err != nil {
 				t.Fatal(err)
 			}
 			before := sealedValues(t, f.s)

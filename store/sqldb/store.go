@@ -20,6 +20,8 @@ import (
 
 // Dialect is what differs between engines.
 type Dialect interface {
+	// Name is the engine's name: sqlite or postgres.
+	Name() string
 	// Rebind rewrites a query's ? placeholders into the engine's own.
 	Rebind(query string) string
 	// IsUniqueViolation reports whether err is a unique or primary key
@@ -138,6 +140,16 @@ func (tx *Tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.R
 // ExecContext runs a statement.
 func (tx *Tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	return tx.Tx.ExecContext(ctx, tx.d.Rebind(q), args...)
+}
+
+// Exec runs a statement without a context (tests).
+func (tx *Tx) Exec(q string, args ...any) (sql.Result, error) {
+	return tx.ExecContext(context.Background(), q, args...)
+}
+
+// QueryRow runs a query that returns at most one row, without a context.
+func (tx *Tx) QueryRow(q string, args ...any) *sql.Row {
+	return tx.QueryRowContext(context.Background(), q, args...)
 }
 
 // PrepareContext prepares a statement.

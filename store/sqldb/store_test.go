@@ -6,6 +6,7 @@ import (
 	"gatehouse/store"
 	"gatehouse/store/sqldb"
 	"gatehouse/store/sqlite"
+	"gatehouse/store/storetest"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -14,14 +15,9 @@ import (
 )
 
 // newTestStore opens a fresh database file in a temporary directory.
-func newTestStore(t *testing.T) *sqlite.Store {
+func newTestStore(t *testing.T) *sqldb.Store {
 	t.Helper()
-	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "test.db"))
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	return storetest.Open(t)
 }
 
 func testSealer(t *testing.T) *store.Sealer {
@@ -74,6 +70,7 @@ func newFixture(t *testing.T) fixture {
 }
 
 func TestOpenAppliesSchemaOnceAndSetsPragmas(t *testing.T) {
+	storetest.SQLiteOnly(t)
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "g.db")
 	s, err := sqlite.Open(ctx, path)
@@ -342,6 +339,7 @@ func TestUsersAndSessions(t *testing.T) {
 // A database that a newer Gatehouse migrated is refused, with the versions
 // named, and left as it is.
 func TestOpenRefusesANewerDatabase(t *testing.T) {
+	storetest.SQLiteOnly(t)
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "g.db")
 	s, err := sqlite.Open(ctx, path)

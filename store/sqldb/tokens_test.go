@@ -7,6 +7,7 @@ import (
 	"gatehouse/store"
 	"gatehouse/store/sqldb"
 	"gatehouse/store/sqlite"
+	"gatehouse/store/storetest"
 	"slices"
 	"strings"
 	"testing"
@@ -209,8 +210,8 @@ func seedTokens(tb testing.TB, s *sqlite.Store, accountID string, n int) {
 		}
 		if _, err := tx.Exec(`INSERT INTO api_tokens (id, account_id, name, description, status, secret_hash, secret_sealed,
 			created_at, created_by_id, created_by_name, updated_at, updated_by_id, updated_by_name, last_access_at)
-			VALUES (?, ?, ?, ?, ?, ?, x'00', ?, 'USR-0000-0001', 'Seeder', ?, 'USR-0000-0001', 'Seeder', ?)`,
-			id, accountID, fmt.Sprintf("Token %05d", i), desc, status, id,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'USR-0000-0001', 'Seeder', ?, 'USR-0000-0001', 'Seeder', ?)`,
+			id, accountID, fmt.Sprintf("Token %05d", i), desc, status, []byte(id), []byte{0},
 			base.Add(time.Duration(i)*time.Minute), base, access); err != nil {
 			tb.Fatal(err)
 		}
@@ -297,6 +298,7 @@ func TestListTokensFiltersSortsAndPages(t *testing.T) {
 }
 
 func TestListTokensUsesCoveringIndexForPaging(t *testing.T) {
+	storetest.SQLiteOnly(t)
 	f := newFixture(t)
 	for _, order := range []string{"t.created_at DESC, t.id DESC", "t.name COLLATE NOCASE ASC, t.id ASC", "t.last_access_at DESC, t.id DESC"} {
 		rows, err := f.s.DB().Query(`EXPLAIN QUERY PLAN SELECT t.id FROM api_tokens t
@@ -429,6 +431,7 @@ func TestLogoUploads(t *testing.T) {
 }
 
 func TestBulkSeed(t *testing.T) {
+	storetest.SQLiteOnly(t)
 	f := newFixture(t)
 	ctx := context.Background()
 	schema := func() string {

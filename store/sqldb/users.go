@@ -51,7 +51,7 @@ func (s *Store) User(ctx context.Context, id string) (store.User, error) {
 // UserByEmail returns the user with the given email (case-insensitive).
 func (s *Store) UserByEmail(ctx context.Context, email string) (store.User, error) {
 	return scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+`
-		FROM users u JOIN accounts a ON a.id = u.account_id WHERE u.email = ?`, email))
+		FROM users u JOIN accounts a ON a.id = u.account_id WHERE lower(u.email) = lower(?)`, email))
 }
 
 // Users returns all users, ordered by account and email.
@@ -77,7 +77,7 @@ func (s *Store) Users(ctx context.Context) ([]store.User, error) {
 // and a wrong password both give ErrNotFound after the same amount of work.
 func (s *Store) Authenticate(ctx context.Context, email, password string) (store.User, error) {
 	var id, hash string
-	err := s.db.QueryRowContext(ctx, `SELECT id, password_hash FROM users WHERE email = ?`, email).Scan(&id, &hash)
+	err := s.db.QueryRowContext(ctx, `SELECT id, password_hash FROM users WHERE lower(email) = lower(?)`, email).Scan(&id, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		store.SpendPasswordCheck(password)
 		return store.User{}, store.ErrNotFound
@@ -100,7 +100,7 @@ func (s *Store) SetRole(ctx context.Context, email, role string) error {
 	if !store.ValidRole(role) {
 		return &store.ValidationError{Fields: map[string]string{"role": "must be Administrator, Operator or Viewer"}}
 	}
-	return s.updateUserAndEndSessions(ctx, email, `UPDATE users SET role = ?, updated_at = ? WHERE email = ?`, role, s.now(), email)
+	return s.updateUserAndEndSessions(ctx, email, `UPDATE users SET role = ?, updated_at = ? WHERE lower(email) = lower(?)`, role, s.now(), email)
 }
 
 // SetPassword changes a user's password and ends all of the user's sessions.
@@ -112,7 +112,7 @@ func (s *Store) SetPassword(ctx context.Context, email, password string) error {
 	if err != nil {
 		return err
 	}
-	return s.updateUserAndEndSessions(ctx, email, `UPDATE users SET password_hash = ?, updated_at = ? WHERE email = ?`, hash, s.now(), email)
+	return s.updateUserAndEndSessions(ctx, email, `UPDATE users SET password_hash = ?, updated_at = ? WHERE lower(email) = lower(?)`, hash, s.now(), email)
 }
 
 func (s *Store) updateUserAndEndSessions(ctx context.Context, email, update string, args ...any) error {
@@ -128,7 +128,7 @@ func (s *Store) updateUserAndEndSessions(ctx context.Context, email, update stri
 	if n, _ := res.RowsAffected(); n == 0 {
 		return store.ErrNotFound
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE email = ?)`, email); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE lower(email) = lower(?))`, email); err != nil {
 		return err
 	}
 	return tx.Commit()

@@ -1,0 +1,150 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"gatehouse/store/sqldb"
+)
+
+// Store is the PostgreSQL engine's store.
+type Store = sqldb.Store
+
+// Advisory lock keys: the migrations, and the audit chain's one writer.
+const (
+	migrationLock  = 0x6761_7465_0001 // "gate" 1
+	auditChainLock = 0x6761_7465_0002
+)
+
+// Open connects to the PostgreSQL database at url (postgres://…) and brings
+// its schema up to date. An unreachable server is an error within the
+// context's deadline, never a hang.
+func Open(ctx context.Context, url string) (*Store, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("the database URL is not valid: %s", pgErrText(err))
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = 5 * time.Second
+	}
+	// Times come back in UTC, as the store keeps them.
+	cfg.RuntimeParams["timezone"] = "UTC"
+	db := stdlib.OpenDB(*cfg)
+	// Readers and writers run side by side; the pool bounds what one
+	// replica asks of the server.
+	db.SetMaxOpenConns(16)
+	db.SetMaxIdleConns(16)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	pingCtx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout+time.Second)
+	defer cancel()
+	if err := db.PingContext(pingCtx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to PostgreSQL at %s: %s", cfg.Host, pgErrText(err))
+	}
+	return sqldb.New(ctx, db, Dialect{}, migrations)
+}
+
+// pgErrText is an error's message without the URL (and its password) that
+// some connection errors repeat.
+func pgErrText(err error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, "postgres://"); i >= 0 {
+		return msg[:i] + "(the URL)"
+	}
+	if i := strings.Index(msg, "postgresql://"); i >= 0 {
+		return msg[:i] + "(the URL)"
+	}
+	return msg
+}
+
+// Dialect is PostgreSQL's side of the SQL the engines share.
+type Dialect struct{}
+
+// Name is "postgres".
+func (Dialect) Name() string { return "postgres" }
+
+// Rebind numbers the ? placeholders $1, $2, …, leaving quoted text alone.
+func (Dialect) Rebind(q string) string {
+	if !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 16)
+	n := 0
+	quote := byte(0)
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '?':
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// IsUniqueViolation matches SQLSTATE 23505.
+func (Dialect) IsUniqueViolation(err error) bool {
+	var e *pgconn.PgError
+	return errors.As(err, &e) && e.Code == "23505"
+}
+
+// NoCase is lower(expr): every text column collates "C", so lower() folds
+// ASCII letters, as SQLite's NOCASE does, and the name indexes are on it.
+func (Dialect) NoCase(expr string) string { return "lower(" + expr + ")" }
+
+// Like is LIKE, case-sensitive, for like; for ilike both sides are folded:
+// ASCII patterns with lower(), which the trigram indexes serve, others with
+// ICU's Unicode-aware lower().
+func (Dialect) Like(col, pattern string, fold bool) (string, any) {
+	switch {
+	case !fold:
+		return col + ` LIKE ? ESCAPE '\'`, sqldb.LikePattern(pattern)
+	case sqldb.IsASCII(pattern):
+		return "lower(" + col + `) LIKE ? ESCAPE '\'`, sqldb.LikePattern(strings.ToLower(pattern))
+	}
+	return "lower(" + col + ` COLLATE "und-x-icu") LIKE ? ESCAPE '\'`, sqldb.LikePattern(strings.ToLower(pattern))
+}
+
+// Search matches substrings of id, name and description ignoring case,
+// through the trigram indexes on their lower() forms.
+func (Dialect) Search(q string) (string, []any) {
+	p := sqldb.EscapeLike(strings.ToLower(q))
+	return `(lower(t.name) LIKE ? ESCAPE '\' OR lower(t.id) LIKE ? ESCAPE '\' OR lower(t.description) LIKE ? ESCAPE '\')`, []any{p, p, p}
+}
+
+// LockAuditChain takes the chain's transaction-scoped advisory lock: one
+// writer at a time reads the head and appends, across every replica.
+func (Dialect) LockAuditChain(ctx context.Context, tx *sqldb.Tx) error {
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, int64(auditChainLock))
+	return err
+}
+
+// LockMigrations takes the session advisory lock for migrations on conn, so
+// that replicas starting together migrate one after the other.
+func (Dialect) LockMigrations(ctx context.Context, conn *sql.Conn) (func(), error) {
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, int64(migrationLock)); err != nil {
+		return nil, err
+	}
+	return func() {
+		conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(migrationLock))
+	}, nil
+}
