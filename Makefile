@@ -11,16 +11,14 @@ CHROMIUM ?= /usr/bin/chromium
 run: build
 	./$(BIN) serve --demo --data ./data
 
-## run-pg: start a throwaway PostgreSQL (a new temporary directory, 127.0.0.1
-## on a free port, durability off), print the URL of its database gatehouse
-## and keep it until Ctrl-C, which stops it and removes its data. For now it
-## only serves PostgreSQL: Gatehouse's PostgreSQL engine is not written yet,
-## and once it is, this target also runs the demo on it (serve --demo
-## --database URL).
-run-pg:
+## run-pg: the demo on PostgreSQL: start a throwaway PostgreSQL (a new
+## temporary directory, 127.0.0.1 on a free port, durability off), serve the
+## demo on it (serve --demo --database URL) on http://127.0.0.1:8080, and on
+## Ctrl-C stop both and remove the data
+run-pg: build
 	@$(MAKE) --no-print-directory deps DEBS='$(filter postgresql,$(DEBS))'
 	$(GO) build -o bin/pgtemp ./cmd/pgtemp
-	./bin/pgtemp
+	./bin/pgtemp -- ./$(BIN) serve --demo --data ./data-pg
 
 ## build: compile the single self-contained binary into bin/
 build:

@@ -11,6 +11,7 @@ import (
 	"hash/crc32"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -188,6 +189,9 @@ func LoadOrCreateKey(path string) ([]byte, error) {
 		key := make([]byte, KeySize)
 		if _, err := rand.Read(key); err != nil {
 			return nil, err
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("create key file: %w", err)
 		}
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err != nil {

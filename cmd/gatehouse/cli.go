@@ -23,12 +23,12 @@ func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 // keyFlags adds --master-key and --key-file to a command; the function it
 // returns loads the token encryption key once the flags are parsed.
-func keyFlags(fs *flag.FlagSet, getenv func(string) string, data *string) func() (*store.Sealer, error) {
+func keyFlags(fs *flag.FlagSet, getenv func(string) string, data *dataOpts) func() (*store.Sealer, error) {
 	masterKey := fs.String("master-key", getenv("GATEHOUSE_MASTER_KEY"), "base64 32-byte key (GATEHOUSE_MASTER_KEY; default: the key file)")
 	keyFile := fs.String("key-file", getenv("GATEHOUSE_KEY_FILE"), "key file (GATEHOUSE_KEY_FILE; default DATA/gatehouse.key)")
 	return func() (*store.Sealer, error) {
 		if *keyFile == "" {
-			*keyFile = filepath.Join(*data, "gatehouse.key")
+			*keyFile = filepath.Join(data.dir, "gatehouse.key")
 		}
 		return loadSealer(*masterKey, *keyFile)
 	}
@@ -73,7 +73,7 @@ func userCommand(ctx context.Context, args []string, getenv func(string) string,
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
-	st, err := openStore(ctx, *data)
+	st, err := openStore(ctx, data)
 	if err != nil {
 		return err
 	}
@@ -128,7 +128,7 @@ func accountCommand(ctx context.Context, args []string, getenv func(string) stri
 	if err := parseFlags(fs, args[1:], stderr); err != nil {
 		return err
 	}
-	st, err := openStore(ctx, *data)
+	st, err := openStore(ctx, data)
 	if err != nil {
 		return err
 	}
@@ -161,7 +161,7 @@ func tokenCommand(ctx context.Context, args []string, getenv func(string) string
 	if err := parseFlags(fs, args[1:], stderr); err != nil {
 		return err
 	}
-	st, err := openStore(ctx, *data)
+	st, err := openStore(ctx, data)
 	if err != nil {
 		return err
 	}
@@ -206,7 +206,7 @@ func auditCommand(ctx context.Context, args []string, getenv func(string) string
 			return errUsage
 		}
 	}
-	st, err := openStore(ctx, *data)
+	st, err := openStore(ctx, data)
 	if err != nil {
 		return err
 	}
@@ -255,7 +255,7 @@ func seedCommand(ctx context.Context, args []string, getenv func(string) string,
 		fmt.Fprintln(stderr, "--tokens and --audit must not be negative")
 		return errUsage
 	}
-	st, err := openStore(ctx, *data)
+	st, err := openStore(ctx, data)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"gatehouse/store/pgtest"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -112,5 +114,32 @@ func TestCLIUsersTokensAndAuditVerify(t *testing.T) {
 	}
 	if out, err := runCLI(t, dir, "", "version"); err != nil || !strings.HasPrefix(out, "gatehouse ") {
 		t.Errorf("version: %v %q", err, out)
+	}
+}
+
+// --database picks the engine on every command: a malformed or unreachable
+// database is a configuration error (exit 2) naming no password, and a
+// PostgreSQL URL works like the SQLite default.
+func TestDatabaseFlag(t *testing.T) {
+	dir := t.TempDir()
+	for _, db := range []string{"mysql://root:hunter2@db/gatehouse", "sqlite:", "postgres://u:hunter2@127.0.0.1:1/gatehouse?connect_timeout=2"} {
+		out, err := runCLI(t, dir, "", "account", "list", "--database", db)
+		if !errors.Is(err, errConfig) || strings.Contains(err.Error(), "hunter2") || strings.Contains(out, "hunter2") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("--database %s: err = %v, want a one-line configuration error without the password", db, err)
+		}
+	}
+	if out, err := runCLI(t, dir, "", "backup", "--out", filepath.Join(dir, "b.db"), "--database", "postgres://u@127.0.0.1:1/g"); !errors.Is(err, errUsage) || !strings.Contains(out, "pg_dump") {
+		t.Errorf("backup on PostgreSQL = %v %q, want the pg_dump advice", err, out)
+	}
+	url := pgtest.URL(t)
+	out, err := runCLI(t, dir, "", "token", "create", "--database", url, "--account", "ACC-0000-0000", "--name", "x")
+	if err == nil || !strings.Contains(out+err.Error(), "ACC-0000-0000") {
+		t.Errorf("token create for an unknown account on PostgreSQL = %v %q", err, out)
+	}
+	if out, err := runCLI(t, dir, "", "audit", "verify", "--database", url); err != nil || !strings.Contains(out, "0 records") {
+		t.Errorf("audit verify on an empty PostgreSQL database = %v %q", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "gatehouse.db")); err == nil {
+		t.Errorf("a PostgreSQL command made a SQLite file in the data directory")
 	}
 }

@@ -7,12 +7,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"gatehouse/store"
+	"gatehouse/store/postgres"
+	"gatehouse/store/sqldb"
 	"gatehouse/store/sqlite"
 )
 
@@ -22,12 +26,19 @@ var version = "dev"
 // errUsage marks a command-line mistake; main exits with status 2 for it.
 var errUsage = errors.New("usage error")
 
+// errConfig marks a configuration the program cannot start with (a malformed
+// or unreachable --database): main prints it on one line and exits with 2.
+var errConfig = errors.New("configuration error")
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	switch {
 	case err == nil:
+	case errors.Is(err, errConfig):
+		fmt.Fprintln(os.Stderr, "gatehouse:", strings.TrimSuffix(err.Error(), ": "+errConfig.Error()))
+		os.Exit(2)
 	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
 		os.Exit(2)
 	default:
@@ -101,17 +112,71 @@ func envOr(getenv func(string) string, name, def string) string {
 	return def
 }
 
-// dataFlag adds the --data flag every command takes.
-func dataFlag(fs *flag.FlagSet, getenv func(string) string) *string {
-	return fs.String("data", envOr(getenv, "GATEHOUSE_DATA", "./data"), "data directory holding the database and key file (GATEHOUSE_DATA)")
+// dataOpts are the flags every command takes: where the data directory is
+// (the key file, and the SQLite database by default) and which database to
+// use.
+type dataOpts struct {
+	dir      string
+	database string
 }
 
-// openStore opens the database in the data directory, creating both.
-func openStore(ctx context.Context, dir string) (*sqlite.Store, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+// dataFlag adds --data and --database to fs.
+func dataFlag(fs *flag.FlagSet, getenv func(string) string) *dataOpts {
+	d := &dataOpts{}
+	fs.StringVar(&d.dir, "data", envOr(getenv, "GATEHOUSE_DATA", "./data"), "data directory holding the key file and, by default, the database (GATEHOUSE_DATA)")
+	fs.StringVar(&d.database, "database", getenv("GATEHOUSE_DATABASE"),
+		"the database: sqlite:PATH, or postgres://USER:PASSWORD@HOST:PORT/DB?sslmode=… for PostgreSQL; default sqlite:DATA/gatehouse.db (GATEHOUSE_DATABASE)")
+	return d
+}
+
+// engine is the engine --database names: "sqlite" with the file's path, or
+// "postgres" with the URL.
+func (d *dataOpts) engine() (name, target string, err error) {
+	switch db := d.database; {
+	case db == "":
+		return "sqlite", filepath.Join(d.dir, "gatehouse.db"), nil
+	case strings.HasPrefix(db, "sqlite:"):
+		if path := strings.TrimPrefix(db, "sqlite:"); path != "" {
+			return "sqlite", path, nil
+		}
+	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
+		return "postgres", db, nil
+	}
+	return "", "", fmt.Errorf("--database must be sqlite:PATH or a postgres:// URL, not %q: %w", redactURL(d.database), errConfig)
+}
+
+// redactURL hides a URL's password, for messages.
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			return u.String()
+		}
+	}
+	return s
+}
+
+// openStore opens the database --database names (by default the SQLite file
+// in the data directory, creating both).
+func openStore(ctx context.Context, d *dataOpts) (*sqldb.Store, error) {
+	name, target, err := d.engine()
+	if err != nil {
+		return nil, err
+	}
+	if name == "postgres" {
+		st, err := postgres.Open(ctx, target)
+		if errors.Is(err, postgres.ErrConnect) {
+			return nil, fmt.Errorf("%w: %w", err, errConfig)
+		}
+		return st, err
+	}
+	if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	return sqlite.Open(ctx, filepath.Join(dir, "gatehouse.db"))
+	if err := os.MkdirAll(d.dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	return sqlite.Open(ctx, target)
 }
 
 // loadSealer returns the token encryption key from the master key when one

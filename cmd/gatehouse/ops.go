@@ -15,8 +15,11 @@ import (
 
 // existingDatabase checks that the data directory holds a database, so that
 // maintenance commands never create an empty one by mistake.
-func existingDatabase(dir string) error {
-	path := filepath.Join(dir, "gatehouse.db")
+func existingDatabase(d *dataOpts) error {
+	name, path, err := d.engine()
+	if err != nil || name != "sqlite" {
+		return err
+	}
 	if _, err := os.Stat(path); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("no database at %s; check --data", path)
@@ -38,10 +41,16 @@ func backupCommand(ctx context.Context, args []string, getenv func(string) strin
 		fmt.Fprintln(stderr, "--out FILE is required")
 		return errUsage
 	}
-	if err := existingDatabase(*data); err != nil {
+	if name, _, err := data.engine(); err != nil {
+		return err
+	} else if name == "postgres" {
+		fmt.Fprintln(stderr, `On PostgreSQL, back up with PostgreSQL's own tools: pg_dump --format=custom --file=gatehouse.dump "$GATEHOUSE_DATABASE" (docs/operations.md).`)
+		return errUsage
+	}
+	if err := existingDatabase(data); err != nil {
 		return err
 	}
-	st, err := openStore(ctx, *data)
+	st, err := openStore(ctx, data)
 	if err != nil {
 		return err
 	}
@@ -75,7 +84,7 @@ func keyCommand(ctx context.Context, args []string, getenv func(string) string, 
 		fmt.Fprintln(stderr, "--new-key-file FILE is required")
 		return errUsage
 	}
-	if err := existingDatabase(*data); err != nil {
+	if err := existingDatabase(data); err != nil {
 		return err
 	}
 	// The current key must exist: loading it through the key file would
@@ -83,7 +92,7 @@ func keyCommand(ctx context.Context, args []string, getenv func(string) string, 
 	usingMasterKey := fs.Lookup("master-key").Value.String() != ""
 	currentFile := fs.Lookup("key-file").Value.String()
 	if currentFile == "" {
-		currentFile = filepath.Join(*data, "gatehouse.key")
+		currentFile = filepath.Join(data.dir, "gatehouse.key")
 	}
 	if !usingMasterKey {
 		if _, err := os.Stat(currentFile); err != nil {
@@ -108,7 +117,7 @@ func keyCommand(ctx context.Context, args []string, getenv func(string) string, 
 		return fmt.Errorf("new key: %w", err)
 	}
 
-	st, err := openStore(ctx, *data)
+	st, err := openStore(ctx, data)
 	if err != nil {
 		return err
 	}

@@ -22,12 +22,13 @@ import (
 )
 
 type serveConfig struct {
-	addr, data, publicURL string
-	demo                  bool
-	masterKey, keyFile    string
-	tlsCert, tlsKey       string
-	trustedProxies        string
-	logLevel, logFormat   string
+	addr, publicURL     string
+	data                *dataOpts
+	demo                bool
+	masterKey, keyFile  string
+	tlsCert, tlsKey     string
+	trustedProxies      string
+	logLevel, logFormat string
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -47,9 +48,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
-	cfg.data = *data
+	cfg.data = data
 	if cfg.keyFile == "" {
-		cfg.keyFile = filepath.Join(cfg.data, "gatehouse.key")
+		cfg.keyFile = filepath.Join(cfg.data.dir, "gatehouse.key")
 	}
 	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
 		fmt.Fprintln(stderr, "--tls-cert and --tls-key go together")

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,13 +26,17 @@ const (
 	auditChainLock = 0x6761_7465_0002
 )
 
+// ErrConnect marks a URL that does not parse or a server that does not
+// answer: a mistake in the configuration rather than a fault of the store.
+var ErrConnect = errors.New("cannot connect to PostgreSQL")
+
 // Open connects to the PostgreSQL database at url (postgres://…) and brings
 // its schema up to date. An unreachable server is an error within the
 // context's deadline, never a hang.
 func Open(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("the database URL is not valid: %s", pgErrText(err))
+		return nil, fmt.Errorf("%w: the database URL is not valid: %s", ErrConnect, pgErrText(err))
 	}
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = 5 * time.Second
@@ -48,7 +53,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	defer cancel()
 	if err := db.PingContext(pingCtx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("connect to PostgreSQL at %s: %s", cfg.Host, pgErrText(err))
+		return nil, fmt.Errorf("%w at %s:%d: %s", ErrConnect, cfg.Host, cfg.Port, pgErrText(err))
 	}
 	return sqldb.New(ctx, db, Dialect{}, migrations)
 }
@@ -56,7 +61,15 @@ func Open(ctx context.Context, url string) (*Store, error) {
 // pgErrText is an error's message without the URL (and its password) that
 // some connection errors repeat.
 func pgErrText(err error) string {
-	msg := err.Error()
+	// pgx lists every address it tried on a line of its own: one line, each
+	// reason once.
+	var parts []string
+	for _, line := range strings.Split(err.Error(), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !slices.Contains(parts, line) {
+			parts = append(parts, line)
+		}
+	}
+	msg := strings.Join(parts, " ")
 	if i := strings.Index(msg, "postgres://"); i >= 0 {
 		return msg[:i] + "(the URL)"
 	}
