@@ -78,14 +78,15 @@ bench-api: deps build
 ## test-reliability: seed (100 000 tokens and 1 000 000 audit records in
 ## under a minute), load (64 connections for 30 s over list pages, details
 ## pages and verifications: 0 errors, p99, peak memory < 100 MB), crash (20
-## rounds of kill -9 during a write storm: integrity, chain, every
-## acknowledged edit present), the hostile-input catalogue, and axe-core and
-## the keyboard on every page
+## rounds of kill -9 during a write storm, on SQLite and on a throwaway
+## PostgreSQL: integrity, chain, every acknowledged edit present), the
+## hostile-input catalogue, and axe-core and the keyboard on every page
 HOSTILE_AND_A11Y := $(GO) test -count=1 -v -run '^TestHostileInputCatalogue$$' ./handlers && \
 	GATEHOUSE_CHROMIUM=$(CHROMIUM) $(GO) test -count=1 -v -run '^(TestBrowserAccessibility|TestBrowserKeyboardOnly|TestBrowserFocusVisibleEverywhere)$$' ./cmd/gatehouse
 test-reliability: deps build
 	$(GO) run ./cmd/loadtest -bin $(BIN) -mix -tokens 100000 -audit 1000000 -connections 64 -duration 30s -max-rss 100 -max-seed 60s
 	$(GO) run ./cmd/loadtest -bin $(BIN) -crash 20
+	$(GO) run ./cmd/loadtest -bin $(BIN) -crash 20 -engine postgres
 	$(HOSTILE_AND_A11Y)
 
 ## test-reliability-short: the load and crash parts, smaller, for CI (make
