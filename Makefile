@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run run-pg build test check generate deps bench bench-api test-reliability test-reliability-short fuzz screenshots clean
+.PHONY: run run-pg build test check generate deps bench bench-engines bench-api test-reliability test-reliability-short fuzz screenshots clean
 
 ## run: build and serve the demo on http://127.0.0.1:8080
 run: build
@@ -68,6 +68,12 @@ test: deps check
 bench:
 	$(GO) test -run '^$$' -bench 'ListPage|APIList|AuditTab' -benchtime 300x ./handlers
 	$(GO) test -run '^$$' -bench 'AuditExport' -benchtime 3x ./handlers
+
+## bench-engines: SQLite and PostgreSQL side by side on the same bulk data
+## (100 000 tokens, 1 000 000 audit records): console list pages, the audit
+## trail and a token's tab, RQL list calls; p50/p99 server time and the ratio
+bench-engines:
+	$(GO) test -run '^$$' -bench '^BenchmarkEngines$$' -benchtime 200x -timeout 30m ./handlers
 
 ## bench-api: the real binary under wrk, 64 connections: throughput of the
 ## gateway verification over a bare handler (target ≥ 0.85), errors, p99

@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"gatehouse/store"
+	"gatehouse/store/sqldb"
 	"gatehouse/store/sqlite"
 	"gatehouse/store/storetest"
 )
@@ -72,8 +73,13 @@ func (c *testClock) advance(d time.Duration) {
 
 func newTestApp(t testing.TB) *testApp {
 	t.Helper()
+	return newTestAppOn(t, storetest.Open(t))
+}
+
+// newTestAppOn is newTestApp on a store of the caller's choosing.
+func newTestAppOn(t testing.TB, st *sqldb.Store) *testApp {
+	t.Helper()
 	ctx := context.Background()
-	st := storetest.Open(t)
 	clock := &testClock{}
 	st.SetClock(clock.now)
 	sealer, err := store.NewSealer([]byte("0123456789abcdef0123456789abcdef"))

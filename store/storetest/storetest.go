@@ -33,11 +33,17 @@ func Engine() string {
 // the test ends.
 func Open(t testing.TB) *sqldb.Store {
 	t.Helper()
+	return OpenEngine(t, Engine())
+}
+
+// OpenEngine is Open on the named engine, for benchmarks that compare them.
+func OpenEngine(t testing.TB, engine string) *sqldb.Store {
+	t.Helper()
 	var (
 		s   *sqldb.Store
 		err error
 	)
-	if Engine() == "postgres" {
+	if engine == "postgres" {
 		s, err = postgres.Open(context.Background(), pgtest.URL(t))
 	} else {
 		s, err = sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "gatehouse.db"))
