@@ -31,11 +31,20 @@ BEGIN
 END;
 $$;
 
+-- A change of status touches two count rows. They are touched in one order,
+-- the smaller (account, status) first, so that two tokens moving in opposite
+-- directions at once (one disabled, one enabled) cannot deadlock on them.
 CREATE FUNCTION api_token_counts_update() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE api_token_counts SET n = n - 1 WHERE account_id = OLD.account_id AND status = OLD.status;
-    INSERT INTO api_token_counts (account_id, status, n) VALUES (NEW.account_id, NEW.status, 1)
-        ON CONFLICT (account_id, status) DO UPDATE SET n = api_token_counts.n + 1;
+    IF (OLD.account_id, OLD.status) < (NEW.account_id, NEW.status) THEN
+        UPDATE api_token_counts SET n = n - 1 WHERE account_id = OLD.account_id AND status = OLD.status;
+        INSERT INTO api_token_counts (account_id, status, n) VALUES (NEW.account_id, NEW.status, 1)
+            ON CONFLICT (account_id, status) DO UPDATE SET n = api_token_counts.n + 1;
+    ELSE
+        INSERT INTO api_token_counts (account_id, status, n) VALUES (NEW.account_id, NEW.status, 1)
+            ON CONFLICT (account_id, status) DO UPDATE SET n = api_token_counts.n + 1;
+        UPDATE api_token_counts SET n = n - 1 WHERE account_id = OLD.account_id AND status = OLD.status;
+    END IF;
     RETURN NULL;
 END;
 $$;
