@@ -29,6 +29,25 @@ import (
 // through the API, rounds times, restarting it each time, and checks after
 // every restart that the database is sound, the audit chain verifies, and
 // every change acknowledged with a 2xx is there.
+// useEngine prepares the engine the servers and commands this program
+// starts will use: nothing for SQLite (the data directory), a throwaway
+// PostgreSQL for postgres, whose URL they inherit as GATEHOUSE_DATABASE.
+func useEngine(engine string) (url string, stop func(), err error) {
+	switch engine {
+	case "sqlite":
+		return "", func() {}, nil
+	case "postgres":
+		c, err := pgtest.Start()
+		if err != nil {
+			return "", nil, err
+		}
+		url := c.URL("postgres")
+		os.Setenv("GATEHOUSE_DATABASE", url)
+		return url, func() { os.Unsetenv("GATEHOUSE_DATABASE"); c.Stop() }, nil
+	}
+	return "", nil, fmt.Errorf("-engine must be sqlite or postgres, not %q", engine)
+}
+
 func runCrash(bin string, rounds, workers int, engine string) error {
 	dir, err := os.MkdirTemp("", "gatehouse-crash-")
 	if err != nil {
@@ -39,21 +58,13 @@ func runCrash(bin string, rounds, workers int, engine string) error {
 	open := func() (*sqldb.Store, error) {
 		return sqlite.Open(context.Background(), filepath.Join(dir, "data", "gatehouse.db"))
 	}
-	switch engine {
-	case "sqlite":
-	case "postgres":
-		c, err := pgtest.Start()
-		if err != nil {
-			return err
-		}
-		defer c.Stop()
-		url := c.URL("postgres")
-		// The server and the CLI commands below inherit it.
-		os.Setenv("GATEHOUSE_DATABASE", url)
-		defer os.Unsetenv("GATEHOUSE_DATABASE")
+	url, stopEngine, err := useEngine(engine)
+	if err != nil {
+		return err
+	}
+	defer stopEngine()
+	if url != "" {
 		open = func() (*sqldb.Store, error) { return postgres.Open(context.Background(), url) }
-	default:
-		return fmt.Errorf("-engine must be sqlite or postgres, not %q", engine)
 	}
 	fmt.Printf("crash rounds on %s\n", engine)
 	data := filepath.Join(dir, "data")

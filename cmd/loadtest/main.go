@@ -52,10 +52,18 @@ func run() error {
 	maxRSS := flag.Int("max-rss", 100, "with -mix: fail above this resident memory of the server, in MB")
 	maxSeed := flag.Duration("max-seed", time.Minute, "with -mix: fail if gatehouse seed takes longer")
 	crash := flag.Int("crash", 0, "instead: this many rounds of kill -9 during a write storm, with checks after each restart")
-	engine := flag.String("engine", "sqlite", "with -crash: sqlite, or postgres (a throwaway PostgreSQL that store/pgtest starts)")
+	engine := flag.String("engine", "sqlite", "sqlite, or postgres: a throwaway PostgreSQL that store/pgtest starts")
 	flag.Parse()
 	if *crash > 0 {
 		return runCrash(*bin, *crash, 8, *engine)
+	}
+	url, stop, err := useEngine(*engine)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	if url != "" {
+		fmt.Printf("on PostgreSQL\n")
 	}
 	if *mix {
 		if _, err := exec.LookPath("wrk"); err != nil {
