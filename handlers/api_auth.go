@@ -189,8 +189,17 @@ func (h *Handler) Flush(ctx context.Context, all bool) error {
 	return err
 }
 
-// RunFlusher flushes every FlushInterval until ctx ends. The program flushes
-// once more, with all set, after the server has finished its requests.
+// flushTimeout bounds one periodic flush: a database that stops answering
+// midway (a lost network rather than a refused connection) must not hold the
+// flusher for good. The batch of a flush that fails, for this or any other
+// reason, is kept for the next.
+const flushTimeout = 30 * time.Second
+
+// RunFlusher flushes every FlushInterval until ctx ends. A flush that fails
+// keeps what it took and is logged; the next tick tries again, so last
+// access gathered while the database is down reaches it once it is back. The
+// program flushes once more, with all set, after the server has finished its
+// requests.
 func (h *Handler) RunFlusher(ctx context.Context) {
 	t := time.NewTicker(FlushInterval)
 	defer t.Stop()
@@ -200,8 +209,14 @@ func (h *Handler) RunFlusher(ctx context.Context) {
 			return
 		case <-t.C:
 			// Not cancelled with ctx: a flush under way at shutdown ends.
-			if err := h.Flush(context.WithoutCancel(ctx), false); err != nil {
-				h.log.Error("flush last access", "error", err)
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
+			err := h.Flush(fctx, false)
+			cancel()
+			switch {
+			case errors.Is(err, store.ErrUnavailable):
+				h.log.Warn("flush last access: database unavailable; kept for the next flush", "error", err)
+			case err != nil:
+				h.log.Error("flush last access; kept for the next flush", "error", err)
 			}
 		}
 	}

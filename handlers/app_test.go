@@ -71,7 +71,9 @@ func (c *testClock) advance(d time.Duration) {
 	c.off += d
 }
 
-func newTestApp(t testing.TB) *testApp {
+// newTestApp serves the demo; wrap, when given, stands between the handlers
+// and the store (to make it fail, say).
+func newTestApp(t testing.TB, wrap ...func(Store) Store) *testApp {
 	t.Helper()
 	return newTestAppOn(t, storetest.Open(t))
 }
@@ -95,7 +97,11 @@ func newTestAppOn(t testing.TB, st *sqldb.Store) *testApp {
 	}
 	logs := &syncBuffer{}
 	e := echo.New()
-	h := New(Deps{Store: st, Sealer: sealer, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), PublicURL: "http://gatehouse.test"})
+	var hs Store = st
+	for _, w := range wrap {
+		hs = w(hs)
+	}
+	h := New(Deps{Store: hs, Sealer: sealer, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), PublicURL: "http://gatehouse.test"})
 	h.Register(e)
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)

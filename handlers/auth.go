@@ -157,6 +157,13 @@ func (h *Handler) login(c echo.Context) error {
 		m.Error = loginFailed
 		return h.renderLogin(c, http.StatusUnauthorized, m)
 	}
+	if errors.Is(err, store.ErrUnavailable) {
+		// The password was never checked: the try counts against no one,
+		// or people retrying through an outage would find themselves
+		// throttled when it ends.
+		h.throttle.forgive(keys[0])
+		h.throttle.forgive(keys[1])
+	}
 	if err != nil {
 		return err
 	}

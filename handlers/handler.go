@@ -126,9 +126,19 @@ func httpStatus(err error) (int, string) {
 		return http.StatusRequestEntityTooLarge, fmt.Sprintf("The request is too large (the limit is %d bytes).", mbe.Limit)
 	case errors.Is(err, context.Canceled):
 		return 499, "The request was cancelled."
+	case errors.Is(err, store.ErrUnavailable):
+		return http.StatusServiceUnavailable, unavailableMessage
 	}
 	return http.StatusInternalServerError, "Something went wrong on our side."
 }
+
+// unavailableMessage is what a user or a client is told while the database
+// cannot be reached: that it is not their request, and that it will pass.
+const unavailableMessage = "The database is unavailable at the moment, so Gatehouse cannot answer this request. Nothing is wrong with it: please try again in a moment."
+
+// unavailableRetryAfter is the Retry-After, in seconds, of an answer given
+// while the database cannot be reached.
+const unavailableRetryAfter = "5"
 
 var errorHeadings = map[int]string{
 	http.StatusBadRequest:            "This request cannot be handled",
@@ -139,17 +149,28 @@ var errorHeadings = map[int]string{
 	http.StatusConflict:              "This changed meanwhile",
 	http.StatusRequestEntityTooLarge: "Too large",
 	http.StatusTooManyRequests:       "Too many requests",
+	http.StatusServiceUnavailable:    "The database is unavailable",
 }
 
 // HandleError is echo's HTTPErrorHandler: it renders every error as the error
-// page, with a generic message and a logged request id for a 500.
+// page, with a generic message and a logged request id for a 500. While the
+// database cannot be reached (store.ErrUnavailable) the answer is a 503 with
+// Retry-After, which says so and offers to try again.
 func (h *Handler) HandleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
 	status, msg := httpStatus(err)
 	reqID := c.Response().Header().Get(echo.HeaderXRequestID)
-	if status >= 500 {
+	unavailable := errors.Is(err, store.ErrUnavailable)
+	switch {
+	case unavailable:
+		// Not a fault of Gatehouse's: a warning, with the driver's reason
+		// (which names the server, never its URL or password).
+		h.log.Warn("database unavailable", "request_id", reqID, "method", c.Request().Method,
+			"path", c.Request().URL.Path, "error", err)
+		c.Response().Header().Set("Retry-After", unavailableRetryAfter)
+	case status >= 500:
 		h.log.Error("request failed", "request_id", reqID, "method", c.Request().Method,
 			"path", c.Request().URL.Path, "error", err)
 		msg = "Something went wrong on our side. It has been logged with request id " + reqID + "; please try again."
@@ -174,11 +195,19 @@ func (h *Handler) HandleError(err error, c echo.Context) {
 	if heading == "" {
 		heading = http.StatusText(status)
 	}
-	if status >= 500 {
+	if status >= 500 && !unavailable {
 		heading = "Something went wrong"
 	}
 	m := views.ErrorPage{Chrome: h.chrome(c, heading, ""), Status: status, Heading: heading, Message: msg}
 	if status < 500 && m.User != nil {
+		m.BackURL = "/settings/api-tokens"
+	}
+	if unavailable {
+		// The same page again is what to try; a form sent while the
+		// database was down is found again from the list.
+		if c.Request().Method == http.MethodGet {
+			m.RetryURL = c.Request().URL.RequestURI()
+		}
 		m.BackURL = "/settings/api-tokens"
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")

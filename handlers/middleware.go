@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -78,7 +79,10 @@ func (h *Handler) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		status := c.Response().Status
 		level := slog.LevelInfo
-		if status >= 500 {
+		switch {
+		case status == http.StatusServiceUnavailable:
+			level = slog.LevelWarn // the database is away: no fault of ours
+		case status >= 500:
 			level = slog.LevelError
 		}
 		h.log.LogAttrs(c.Request().Context(), level, "request",
@@ -101,9 +105,18 @@ func (h *Handler) healthz(c echo.Context) error {
 	return c.String(http.StatusOK, "ok\n")
 }
 
-// readyz answers readiness probes: ready when the database answers.
+// readyTimeout bounds the database check of a readiness probe, so that a
+// server that does not answer makes the probe fail rather than hang.
+const readyTimeout = 2 * time.Second
+
+// readyz answers readiness probes: ready when the database answers. It asks
+// the database each time, so it answers 200 again as soon as the database is
+// back.
 func (h *Handler) readyz(c echo.Context) error {
-	if err := h.store.Ping(c.Request().Context()); err != nil {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), readyTimeout)
+	defer cancel()
+	if err := h.store.Ping(ctx); err != nil {
+		c.Response().Header().Set("Retry-After", unavailableRetryAfter)
 		return c.String(http.StatusServiceUnavailable, "database unavailable\n")
 	}
 	return c.String(http.StatusOK, "ready\n")

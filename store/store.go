@@ -26,6 +26,12 @@ var (
 	ErrInvalidTransition = errors.New("invalid state transition")
 	// ErrDuplicate means a unique value (such as an email) is already taken.
 	ErrDuplicate = errors.New("already exists")
+	// ErrUnavailable means the database cannot be reached for now: it is
+	// down, restarting, or the connection to it broke. Nothing is wrong
+	// with the request, and the same request may succeed in a moment. The
+	// engines wrap their driver's errors of that kind in it; an engine that
+	// cannot be unavailable (SQLite, a file) never returns it.
+	ErrUnavailable = errors.New("database unavailable")
 )
 
 // ValidationError reports invalid input field by field.

@@ -56,6 +56,9 @@ type ErrorPage struct {
 	Heading string
 	Message string
 	BackURL string
+	// RetryURL, when set, is offered as "Try again": the same request may
+	// well succeed in a moment (the database was unavailable).
+	RetryURL string
 }
 
 // Option is one choice of a select element.

@@ -85,8 +85,8 @@ type server struct {
 }
 
 // startServer starts "gatehouse serve --demo" on 127.0.0.1:0 with the data
-// directory, without waiting for it.
-func startServer(dataDir string) *server {
+// directory and any further flags, without waiting for it.
+func startServer(dataDir string, flags ...string) *server {
 	s := &server{listening: make(chan string, 1), done: make(chan error, 1)}
 	var ctx context.Context
 	ctx, s.cancel = context.WithCancel(context.Background())
@@ -95,8 +95,8 @@ func startServer(dataDir string) *server {
 	getenv := func(string) string { return "" }
 	stdoutR, stdoutW := io.Pipe()
 	go func() {
-		err := run(ctx, []string{"serve", "--demo", "--addr", "127.0.0.1:0", "--data", dataDir},
-			getenv, strings.NewReader(""), stdoutW, &s.stderr)
+		args := append([]string{"serve", "--demo", "--addr", "127.0.0.1:0", "--data", dataDir}, flags...)
+		err := run(ctx, args, getenv, strings.NewReader(""), stdoutW, &s.stderr)
 		stdoutW.Close()
 		s.done <- err
 	}()

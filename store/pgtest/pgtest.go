@@ -25,6 +25,12 @@
 // way, and since the server is its child, the server is reaped, not left to
 // init.
 //
+// A test that needs to see what happens while the database is down starts a
+// cluster of its own with NewCluster, and stops and starts its server with
+// StopServer and StartServer: the same supervisor does both, on the same
+// port and data directory, so a server started again is as sure to be
+// stopped with the test binary as the first.
+//
 // Main, called from TestMain, closes the pipe after the tests and waits for
 // the supervisor, so that on a normal exit the cluster is gone before the
 // test binary exits and a failure to stop fails the run. A package that does
@@ -216,6 +222,7 @@ type Cluster struct {
 	super    *exec.Cmd
 	commands io.WriteCloser // the supervisor's standard input
 	replies  *bufio.Reader  // its standard output
+	mu       sync.Mutex     // one command at a time
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -224,21 +231,40 @@ type Cluster struct {
 // directory of PostgreSQL's programs). For each line "start PORT" it creates
 // the cluster if need be, starts the server on PORT as its own child, waits
 // until the server is ready (as pg_ctl -w does: the lock file says "ready")
-// and answers one line: ok, initdb-failed or start-failed. When its standard
-// input closes it shuts the server down (SIGQUIT: immediate mode), waits for
-// it, which reaps it, and removes the directory. It ignores the signals a
-// terminal or a hangup sends, so that nothing but its input ends it; the
-// server sets its own handlers.
+// and answers one line: ok, initdb-failed or start-failed; a server already
+// running is ok. For "stop fast" or "stop immediate" it stops the server as
+// pg_ctl stop -m does (SIGINT: sessions are ended and the server shuts down
+// cleanly; SIGQUIT: everything ends at once, as in a crash), waits for it,
+// keeps the directory for the next start, and answers stopped. When its
+// standard input closes it shuts the server down (SIGQUIT: immediate mode),
+// waits for it, which reaps it, and removes the directory. It ignores the
+// signals a terminal or a hangup sends, so that nothing but its input ends
+// it; the server sets its own handlers.
 const supervisor = `
 dir=$1 bin=$2 pid=
 trap '' HUP INT QUIT TERM PIPE
-while read -r command port; do
-	[ "$command" = start ] || continue
+while read -r command arg; do
+	case $command in
+	stop)
+		if [ -n "$pid" ]; then
+			if [ "$arg" = immediate ]; then kill -QUIT $pid; else kill -INT $pid; fi
+			wait $pid
+			pid=
+		fi
+		echo stopped
+		continue;;
+	start) ;;
+	*) continue;;
+	esac
+	if [ -n "$pid" ] && kill -0 $pid 2>/dev/null; then
+		echo ok
+		continue
+	fi
 	if [ ! -d "$dir/data" ] && ! "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 --no-sync >"$dir/initdb.log" 2>&1; then
 		echo initdb-failed
 		continue
 	fi
-	"$bin/postgres" -D "$dir/data" -p "$port" -c listen_addresses=127.0.0.1 -k "$dir" -c max_connections=200 \
+	"$bin/postgres" -D "$dir/data" -p "$arg" -c listen_addresses=127.0.0.1 -k "$dir" -c max_connections=200 \
 		-c fsync=off -c full_page_writes=off -c synchronous_commit=off </dev/null >>"$dir/server.log" 2>&1 &
 	pid=$!
 	reply=start-failed
@@ -332,6 +358,32 @@ func Start() (*Cluster, error) {
 	return nil, err
 }
 
+// NewCluster starts a cluster of t's own, which t may stop and start again
+// (StopServer, StartServer) without disturbing other tests, and stops and
+// removes it when t ends. Where PostgreSQL is missing it skips t, or fails
+// it when CI=true, as URL does. It always starts a server, even when
+// GATEHOUSE_TEST_POSTGRES names one: a test may not stop a server it did not
+// start.
+func NewCluster(t testing.TB) *Cluster {
+	t.Helper()
+	c, err := Start()
+	if errors.Is(err, ErrNotInstalled) {
+		if failWhenMissing(os.Getenv("CI")) {
+			t.Fatalf("pgtest: %v; CI is set, where a skipped PostgreSQL test fails", err)
+		}
+		t.Skipf("pgtest: %v", err)
+	}
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := c.Stop(); err != nil {
+			t.Errorf("pgtest: %v", err)
+		}
+	})
+	return c
+}
+
 // URL returns the URL of database on c as its superuser.
 func (c *Cluster) URL(database string) string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", c.port, url.PathEscape(database))
@@ -353,7 +405,50 @@ func (c *Cluster) Stop() error {
 	return c.stopErr
 }
 
+// StopMode is how StopServer stops the server, as pg_ctl stop -m names it.
+type StopMode string
+
+// The stop modes.
+const (
+	// Fast ends every session (SQLSTATE 57P01 to each client) and shuts
+	// the server down cleanly, as "systemctl stop postgresql" does.
+	Fast StopMode = "fast"
+	// Immediate ends everything at once, as a crash does: clients see
+	// their connections drop, and the next start recovers from the WAL.
+	Immediate StopMode = "immediate"
+)
+
+// StopServer stops c's server, keeping its data and its port for
+// StartServer: a test can see what its clients do while the database is
+// down. It returns once the server has exited.
+func (c *Cluster) StopServer(mode StopMode) error {
+	if mode != Fast && mode != Immediate {
+		return fmt.Errorf("pgtest: unknown stop mode %q", mode)
+	}
+	reply, err := c.command("stop " + string(mode))
+	if err == nil && reply != "stopped" {
+		err = fmt.Errorf("PostgreSQL supervisor answered %q to stop", reply)
+	}
+	return err
+}
+
+// StartServer starts c's server again, after StopServer, on the same port
+// and data, and returns once it accepts connections. A server already
+// running is left as it is.
+func (c *Cluster) StartServer() error {
+	reply, err := c.command("start " + strconv.Itoa(c.port))
+	if err != nil {
+		return err
+	}
+	if reply != "ok" {
+		return fmt.Errorf("PostgreSQL did not start again on port %d (%s):\n%s", c.port, reply, c.readLog("server.log"))
+	}
+	return nil
+}
+
 func (c *Cluster) command(line string) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if _, err := io.WriteString(c.commands, line+"\n"); err != nil {
 		return "", fmt.Errorf("PostgreSQL supervisor: %w", err)
 	}

@@ -283,3 +283,54 @@ func TestDatabaseName(t *testing.T) {
 		t.Errorf("databaseName is %d bytes, PostgreSQL keeps 63", len(long))
 	}
 }
+
+// A cluster's server stops and starts again on the same port with the same
+// data, in both modes; while it is stopped nothing listens and no server
+// runs; and Stop still removes everything after a restart.
+func TestStopServerAndStartAgain(t *testing.T) {
+	t.Parallel()
+	c := NewCluster(t)
+	url := c.URL("postgres")
+	conn := connect(t, url)
+	if _, err := conn.Exec(t.Context(), `CREATE TABLE kept (v text); INSERT INTO kept VALUES ('before the stops'); CHECKPOINT`); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []StopMode{Fast, Immediate} {
+		pid := postmasterPID(c.dir)
+		if err := c.StopServer(mode); err != nil {
+			t.Fatalf("StopServer(%s): %v", mode, err)
+		}
+		if alive(pid) {
+			t.Errorf("after StopServer(%s), server %d still runs", mode, pid)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		if down, err := pgx.Connect(ctx, url); err == nil {
+			down.Close(ctx)
+			t.Errorf("after StopServer(%s), a connection succeeded", mode)
+		}
+		cancel()
+		if err := c.StopServer(mode); err != nil {
+			t.Errorf("StopServer(%s) of a stopped server: %v", mode, err)
+		}
+		if err := c.StartServer(); err != nil {
+			t.Fatalf("StartServer after StopServer(%s): %v", mode, err)
+		}
+		var v string
+		if err := connect(t, url).QueryRow(t.Context(), `SELECT v FROM kept`).Scan(&v); err != nil || v != "before the stops" {
+			t.Errorf("after StopServer(%s) and StartServer: kept = %q, %v", mode, v, err)
+		}
+	}
+	if err := c.StartServer(); err != nil {
+		t.Errorf("StartServer of a running server: %v", err)
+	}
+	pid := postmasterPID(c.dir)
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if alive(pid) || exists(c.dir) {
+		t.Errorf("after Stop: server %d alive %v, %s exists %v", pid, alive(pid), c.dir, exists(c.dir))
+	}
+	if err := c.StopServer(Fast); err == nil {
+		t.Error("StopServer after Stop succeeded")
+	}
+}

@@ -3,11 +3,15 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -118,6 +122,45 @@ func (Dialect) Rebind(q string) string {
 func (Dialect) IsUniqueViolation(err error) bool {
 	var e *pgconn.PgError
 	return errors.As(err, &e) && e.Code == "23505"
+}
+
+// Unavailable reports whether err means that the server cannot be reached
+// for now, judged by the error's type and SQLSTATE, never its text:
+//
+//   - an error the server sent with SQLSTATE class 08 (connection
+//     exception), 57P01 (admin_shutdown: a fast or immediate shutdown ended
+//     the session), 57P02 (crash_shutdown), 57P03 (cannot_connect_now: the
+//     server is starting, shutting down or recovering) or 53300
+//     (too_many_connections); any other SQLSTATE, even during connection
+//     (a wrong password, a missing database), is a fault of the
+//     configuration or the statement, not an outage;
+//   - a connection attempt that failed without the server's word
+//     (pgconn.ConnectError: refused, unreachable, timed out);
+//   - a connection that broke or had been closed under a statement:
+//     driver.ErrBadConn (database/sql gives up on a bad connection),
+//     pgconn.ErrConnClosed, an end of file, a network error.
+//
+// A cancelled context is the client going away, not an outage.
+func (Dialect) Unavailable(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch code := pgErr.Code; {
+		case strings.HasPrefix(code, "08"), code == "57P01", code == "57P02", code == "57P03", code == "53300":
+			return true
+		}
+		return false
+	}
+	var connectErr *pgconn.ConnectError
+	var netErr *net.OpError
+	return errors.As(err, &connectErr) ||
+		errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, pgconn.ErrConnClosed) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.As(err, &netErr) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // NoCase is lower(expr): every text column collates "C", so lower() folds

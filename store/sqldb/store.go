@@ -16,6 +16,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"gatehouse/store"
 )
 
 // Dialect is what differs between engines.
@@ -38,6 +40,11 @@ type Dialect interface {
 	// LockAuditChain makes the transaction the only writer of the audit
 	// chain until it ends, so that records link in one line.
 	LockAuditChain(ctx context.Context, tx *Tx) error
+	// Unavailable reports whether err, from the driver or database/sql,
+	// means the database cannot be reached for now (it is down, starting,
+	// shutting down, or the connection broke) rather than that the
+	// statement failed. The store wraps such errors in store.ErrUnavailable.
+	Unavailable(err error) bool
 	// LockMigrations keeps other processes from migrating at the same time,
 	// until unlock is called; conn is the connection the migrations run on.
 	LockMigrations(ctx context.Context, conn *sql.Conn) (unlock func(), err error)
@@ -73,34 +80,56 @@ func New(ctx context.Context, db *sql.DB, d Dialect, fsys fs.FS) (*Store, error)
 }
 
 // DB is a database handle whose queries are written with ? placeholders and
-// rebound to the engine's own. Every query of the store goes through it.
+// rebound to the engine's own. Every query of the store goes through it, and
+// so does every error the database returns: one that means the database
+// cannot be reached comes back wrapped in store.ErrUnavailable (see
+// Dialect.Unavailable).
 type DB struct {
 	*sql.DB
 	d Dialect
 }
 
+// classify wraps err in store.ErrUnavailable when the dialect says that it
+// means the database cannot be reached, and returns it unchanged otherwise.
+func classify(d Dialect, err error) error {
+	if err == nil || errors.Is(err, store.ErrUnavailable) || !d.Unavailable(err) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+}
+
 // QueryContext runs a query that returns rows.
-func (db *DB) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return db.DB.QueryContext(ctx, db.d.Rebind(q), args...)
+func (db *DB) QueryContext(ctx context.Context, q string, args ...any) (*Rows, error) {
+	rows, err := db.DB.QueryContext(ctx, db.d.Rebind(q), args...)
+	if err != nil {
+		return nil, classify(db.d, err)
+	}
+	return &Rows{rows, db.d}, nil
 }
 
 // QueryRowContext runs a query that returns at most one row.
-func (db *DB) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	return db.DB.QueryRowContext(ctx, db.d.Rebind(q), args...)
+func (db *DB) QueryRowContext(ctx context.Context, q string, args ...any) *Row {
+	return &Row{db.DB.QueryRowContext(ctx, db.d.Rebind(q), args...), db.d}
 }
 
 // ExecContext runs a statement.
 func (db *DB) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return db.DB.ExecContext(ctx, db.d.Rebind(q), args...)
+	res, err := db.DB.ExecContext(ctx, db.d.Rebind(q), args...)
+	return res, classify(db.d, err)
+}
+
+// PingContext checks that the database answers.
+func (db *DB) PingContext(ctx context.Context) error {
+	return classify(db.d, db.DB.PingContext(ctx))
 }
 
 // Query runs a query that returns rows, without a context (tests).
-func (db *DB) Query(q string, args ...any) (*sql.Rows, error) {
+func (db *DB) Query(q string, args ...any) (*Rows, error) {
 	return db.QueryContext(context.Background(), q, args...)
 }
 
 // QueryRow runs a query that returns at most one row, without a context.
-func (db *DB) QueryRow(q string, args ...any) *sql.Row {
+func (db *DB) QueryRow(q string, args ...any) *Row {
 	return db.QueryRowContext(context.Background(), q, args...)
 }
 
@@ -116,30 +145,36 @@ func (db *DB) Begin() (*Tx, error) { return db.BeginTx(context.Background(), nil
 func (db *DB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) {
 	tx, err := db.DB.BeginTx(ctx, opts)
 	if err != nil {
-		return nil, err
+		return nil, classify(db.d, err)
 	}
 	return &Tx{tx, db.d}, nil
 }
 
-// Tx is a transaction whose queries are rebound like DB's.
+// Tx is a transaction whose queries are rebound, and errors classified,
+// like DB's.
 type Tx struct {
 	*sql.Tx
 	d Dialect
 }
 
 // QueryContext runs a query that returns rows.
-func (tx *Tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return tx.Tx.QueryContext(ctx, tx.d.Rebind(q), args...)
+func (tx *Tx) QueryContext(ctx context.Context, q string, args ...any) (*Rows, error) {
+	rows, err := tx.Tx.QueryContext(ctx, tx.d.Rebind(q), args...)
+	if err != nil {
+		return nil, classify(tx.d, err)
+	}
+	return &Rows{rows, tx.d}, nil
 }
 
 // QueryRowContext runs a query that returns at most one row.
-func (tx *Tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	return tx.Tx.QueryRowContext(ctx, tx.d.Rebind(q), args...)
+func (tx *Tx) QueryRowContext(ctx context.Context, q string, args ...any) *Row {
+	return &Row{tx.Tx.QueryRowContext(ctx, tx.d.Rebind(q), args...), tx.d}
 }
 
 // ExecContext runs a statement.
 func (tx *Tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return tx.Tx.ExecContext(ctx, tx.d.Rebind(q), args...)
+	res, err := tx.Tx.ExecContext(ctx, tx.d.Rebind(q), args...)
+	return res, classify(tx.d, err)
 }
 
 // Exec runs a statement without a context (tests).
@@ -148,14 +183,46 @@ func (tx *Tx) Exec(q string, args ...any) (sql.Result, error) {
 }
 
 // QueryRow runs a query that returns at most one row, without a context.
-func (tx *Tx) QueryRow(q string, args ...any) *sql.Row {
+func (tx *Tx) QueryRow(q string, args ...any) *Row {
 	return tx.QueryRowContext(context.Background(), q, args...)
 }
 
 // PrepareContext prepares a statement.
 func (tx *Tx) PrepareContext(ctx context.Context, q string) (*sql.Stmt, error) {
-	return tx.Tx.PrepareContext(ctx, tx.d.Rebind(q))
+	stmt, err := tx.Tx.PrepareContext(ctx, tx.d.Rebind(q))
+	return stmt, classify(tx.d, err)
 }
+
+// Commit commits the transaction. A connection lost before the answer
+// leaves the outcome unknown; it is reported as store.ErrUnavailable all the
+// same, as the caller can do nothing but try again later.
+func (tx *Tx) Commit() error { return classify(tx.d, tx.Tx.Commit()) }
+
+// Rows is the result of a query; its errors are classified like DB's.
+type Rows struct {
+	*sql.Rows
+	d Dialect
+}
+
+// Scan copies the current row's columns into dest.
+func (r *Rows) Scan(dest ...any) error { return classify(r.d, r.Rows.Scan(dest...)) }
+
+// Err is the error, if any, that ended the iteration: a connection lost
+// midway shows here.
+func (r *Rows) Err() error { return classify(r.d, r.Rows.Err()) }
+
+// Row is the result of a query for one row; its errors are classified like
+// DB's. Scan returns sql.ErrNoRows, unwrapped, when there is no row.
+type Row struct {
+	*sql.Row
+	d Dialect
+}
+
+// Scan copies the row's columns into dest.
+func (r *Row) Scan(dest ...any) error { return classify(r.d, r.Row.Scan(dest...)) }
+
+// Err is the error, if any, of running the query.
+func (r *Row) Err() error { return classify(r.d, r.Row.Err()) }
 
 // OnTokenChange registers fn to be called with a token's id whenever its
 // status, name or modules change: once before the change commits and once

@@ -99,8 +99,8 @@ func setTokenModules(ctx context.Context, tx *Tx, tokenID string, moduleIDs []st
 }
 
 type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *Row
 }
 
 const tokenColumns = `t.id, t.account_id, a.name, t.name, t.description, t.status, COALESCE(t.logo_type, ''),

@@ -127,3 +127,7 @@ func (Dialect) LockAuditChain(context.Context, *sqldb.Tx) error { return nil }
 // LockMigrations needs nothing either, for the same reason: each migration
 // is an IMMEDIATE transaction, and the migrations table says what is done.
 func (Dialect) LockMigrations(context.Context, *sql.Conn) (func(), error) { return func() {}, nil }
+
+// Unavailable is false: the database is a file in this process, never a
+// server that can be down.
+func (Dialect) Unavailable(error) bool { return false }
