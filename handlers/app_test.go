@@ -75,11 +75,11 @@ func (c *testClock) advance(d time.Duration) {
 // and the store (to make it fail, say).
 func newTestApp(t testing.TB, wrap ...func(Store) Store) *testApp {
 	t.Helper()
-	return newTestAppOn(t, storetest.Open(t))
+	return newTestAppOn(t, storetest.Open(t), wrap...)
 }
 
 // newTestAppOn is newTestApp on a store of the caller's choosing.
-func newTestAppOn(t testing.TB, st *sqldb.Store) *testApp {
+func newTestAppOn(t testing.TB, st *sqldb.Store, wrap ...func(Store) Store) *testApp {
 	t.Helper()
 	ctx := context.Background()
 	clock := &testClock{}
