@@ -130,8 +130,11 @@ func (Dialect) IsUniqueViolation(err error) bool {
 //   - an error the server sent with SQLSTATE class 08 (connection
 //     exception), 57P01 (admin_shutdown: a fast or immediate shutdown ended
 //     the session), 57P02 (crash_shutdown), 57P03 (cannot_connect_now: the
-//     server is starting, shutting down or recovering) or 53300
-//     (too_many_connections); any other SQLSTATE, even during connection
+//     server is starting, shutting down or recovering), 53300
+//     (too_many_connections), or 40001 and 40P01 (a serialization failure,
+//     a deadlock victim: the transaction was rolled back and the same
+//     request may succeed in a moment, so it is answered 503 with
+//     Retry-After, never 500); any other SQLSTATE, even during connection
 //     (a wrong password, a missing database), is a fault of the
 //     configuration or the statement, not an outage;
 //   - a connection attempt that failed without the server's word
@@ -148,7 +151,8 @@ func (Dialect) Unavailable(err error) bool {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch code := pgErr.Code; {
-		case strings.HasPrefix(code, "08"), code == "57P01", code == "57P02", code == "57P03", code == "53300":
+		case strings.HasPrefix(code, "08"), code == "57P01", code == "57P02", code == "57P03", code == "53300",
+			code == "40001", code == "40P01":
 			return true
 		}
 		return false
