@@ -22,6 +22,12 @@ const bulkBatch = 5000
 // go in multi-row INSERTs, prepared once per row count.
 const bulkRows = 100
 
+// bulkCopyRows is how many rows the bulk seeder hands a BulkWriter at once:
+// each batch is a COPY statement of its own, and batches of thousands keep
+// what a statement costs by itself (starting it, a round trip) small next to
+// its rows.
+const bulkCopyRows = 2500
+
 // bulkTokenID and bulkAuditID make the bulk seeder's random identifiers;
 // tests replace them to force collisions.
 var (
@@ -30,44 +36,104 @@ var (
 )
 
 // bulkTriggers are the insert triggers on the tables the bulk seeder fills
-// that it drops for the seed: it does their work itself, once at the end.
+// that it sets aside for the seed: it does their work itself, once at the
+// end.
 var bulkTriggers = []string{"api_tokens_search_insert", "api_token_counts_insert"}
 
+// bulkTable is a table the bulk seeder fills, with the columns of its rows
+// in the order the seeder makes their values.
+type bulkTable struct {
+	what    string // the rows, for errors
+	name    string
+	columns []string
+	// shared is how many leading columns may hold the same values in every
+	// row of a batch; such a batch carries them once.
+	shared int
+}
+
+// The tables the bulk seeder fills. The audit columns most records of a
+// batch share come first.
+var (
+	bulkTokens = &bulkTable{what: "tokens", name: "api_tokens", columns: []string{
+		"id", "account_id", "name", "description", "status", "secret_hash", "secret_sealed", "module_bits",
+		"created_at", "created_by_id", "created_by_name", "updated_at", "updated_by_id", "updated_by_name",
+		"last_access_at", "last_access_ip", "last_access_agent"}}
+	bulkGrants = &bulkTable{what: "token modules", name: "api_token_modules", columns: []string{"token_id", "module_id"}}
+	bulkAudit  = &bulkTable{what: "audit records", name: "audit_records", columns: []string{
+		"account_id", "object_type", "actor_type", "actor_id", "actor_name", "ip", "user_agent",
+		"id", "occurred_at", "event", "object_id", "object_name", "summary", "details", "prev_hash", "hash"}, shared: 7}
+	bulkTables = []*bulkTable{bulkTokens, bulkGrants, bulkAudit}
+)
+
+// BulkRows is a batch of rows for one table, as the bulk seeder hands them to
+// a BulkWriter.
+type BulkRows struct {
+	Table   string
+	Columns []string
+	// Shared holds the values of the first len(Shared) columns, the same in
+	// every row; Values the values of the other columns, row after row.
+	Shared []any
+	Values []any
+	Rows   int
+}
+
+// BulkWriter is implemented by a Dialect whose engine loads many rows faster
+// by streaming them than with INSERT statements (PostgreSQL's COPY). BulkSeed
+// writes through it when the dialect has one, and with SQLite's multi-row
+// INSERTs otherwise.
+type BulkWriter interface {
+	// BulkBegin readies tx for loading many rows into tables. It sets aside
+	// what is cheaper to make once at the end than to keep up row by row
+	// (secondary indexes, foreign keys) and those of triggers that the
+	// tables have, whose work the seeder does itself. It returns the
+	// statements that put everything back, which the seeder runs in tx after
+	// the load, and the triggers it set aside.
+	BulkBegin(ctx context.Context, tx *Tx, tables, triggers []string) (restore []string, off map[string]bool, err error)
+	// CopyRows writes rows into their table inside the transaction open on
+	// conn and returns how many it wrote.
+	CopyRows(ctx context.Context, conn *sql.Conn, rows BulkRows) (int64, error)
+}
+
 // BulkSeed adds tokens tokens and about audit audit records to an account as
-// fast as SQLite allows, for benchmarks and load tests. Each token gets a
+// fast as the engine allows, for benchmarks and load tests. Each token gets a
 // "created" record; the remaining records are "value-viewed" and "updated"
 // records spread over the tokens. progress, if set, is called every
 // bulkBatch tokens and every 4*bulkBatch further records. The audit chain
-// is the one appendAudit would make, record after record.
+// is the one appendAudit would make, record after record, in seq order.
 //
 // It is meant for an offline database: the seed command, with the server
 // not running. Everything is written in one transaction on one connection,
 // so readers elsewhere see nothing until the commit, and other writers wait
 // for it. For speed:
-//   - the secondary indexes of the tables it fills are dropped first and
-//     made again at the end, and so are the insert triggers of api_tokens,
-//     whose work (the search index, the token counts) is done once at the
-//     end: building an index once, sorted, is far faster than keeping it up
-//     to date row by row;
-//   - the rows go in multi-row INSERT OR IGNOREs without foreign key checks,
-//     which unlike plain INSERTs need no statement journal (a copy of every
-//     page a statement changes). Nothing is ignored: new ids are drawn
-//     until they are in neither the table nor the seed, the rows satisfy the
-//     foreign keys by construction, and the number of rows written is
-//     checked;
+//   - what is faster built once at the end than kept up row by row is set
+//     aside first and made again at the end: the secondary indexes of the
+//     tables it fills (building an index once, sorted, is far faster than
+//     keeping it up to date row by row), the foreign keys (on SQLite their
+//     checks are off; PostgreSQL checks each in one pass as it is added
+//     back), and the insert triggers of api_tokens, whose work (SQLite's
+//     search index, the token counts) is done once at the end;
 //   - a second goroutine makes the rows (ids, token values and their
-//     sealing, the chain's hashes) while the calling one writes them;
-//   - synchronous is OFF, reads are memory-mapped, and if this connection is
-//     the only one open (as in the seed command) the journal is switched
-//     from WAL to TRUNCATE for the transaction and back to WAL afterwards, so
-//     the data goes once into the database file rather than into the WAL and
-//     again into the file at the checkpoint; the rollback journal only keeps
-//     the pages that were there before. Leaving WAL fails if another
-//     connection is open; the seed then runs in WAL, only slower.
+//     sealing, the chain's hashes) while the calling one writes them. New
+//     ids are drawn until they are in neither the table nor the seed, the
+//     rows satisfy the foreign keys by construction, and the number of rows
+//     written is checked;
+//   - on PostgreSQL (a Dialect that is a BulkWriter) the rows go in COPYs
+//     of a few thousand rows. The identity columns (rid, seq) are left to
+//     the tables, which number the rows as they arrive: the chain's order
+//     is seq order, and rows inserted later are numbered after the seed's.
+//     The tables are analyzed at the end, so that the planner knows their
+//     new sizes at once;
+//   - on SQLite the rows go in multi-row INSERT OR IGNOREs, which unlike
+//     plain INSERTs need no statement journal (a copy of every page a
+//     statement changes); nothing is ignored. synchronous is OFF, reads are
+//     memory-mapped, and if this connection is the only one open (as in the
+//     seed command) the journal is switched from WAL to TRUNCATE for the
+//     transaction and back to WAL afterwards, so the data goes once into the
+//     database file rather than into the WAL and again into the file at the
+//     checkpoint; the rollback journal only keeps the pages that were there
+//     before. Leaving WAL fails if another connection is open; the seed then
+//     runs in WAL, only slower.
 func (s *Store) BulkSeed(ctx context.Context, sealer *store.Sealer, accountID string, tokens, audit int, progress func(tokens, audit int)) (err error) {
-	if s.d.Name() != "sqlite" {
-		return s.seedRowByRow(ctx, sealer, accountID, tokens, audit)
-	}
 	mods, err := s.AccountModules(ctx, accountID)
 	if err != nil {
 		return err
@@ -85,38 +151,41 @@ func (s *Store) BulkSeed(ctx context.Context, sealer *store.Sealer, accountID st
 		return err
 	}
 	defer conn.Close()
-	// foreign_keys only takes outside a transaction. 64 MiB of page cache
-	// holds the pages that change all the time (the ends of the tables, the
-	// indexes of random ids) and lets the index builds sort in large runs.
-	// Larger caches cost more than they save: modernc's allocator gives
-	// every freed page back to the system with a system call of its own.
-	// Memory-mapped reads save the index builds a system call and a copy per
-	// page.
-	bg := context.WithoutCancel(ctx)
-	for _, p := range [][2]string{{"synchronous", "OFF"}, {"foreign_keys", "OFF"}, {"cache_size", "-65536"}, {"mmap_size", "2147483648"}} {
-		var old string
-		if err := conn.QueryRowContext(ctx, `PRAGMA `+p[0]).Scan(&old); err != nil {
-			return err
-		}
-		if _, err := conn.ExecContext(ctx, `PRAGMA `+p[0]+` = `+p[1]); err != nil {
-			return err
-		}
-		defer conn.ExecContext(bg, `PRAGMA `+p[0]+` = `+old)
-	}
-	var mode string
-	if conn.QueryRowContext(ctx, `PRAGMA journal_mode = TRUNCATE`).Scan(&mode) == nil && mode == "truncate" {
-		defer func() {
-			var mode string
-			werr := conn.QueryRowContext(bg, `PRAGMA journal_mode = WAL`).Scan(&mode)
-			if werr == nil && mode != "wal" {
-				werr = fmt.Errorf("journal mode is %q", mode)
+	copier, copies := s.d.(BulkWriter)
+	if !copies {
+		// SQLite. foreign_keys only takes outside a transaction. 64 MiB of
+		// page cache holds the pages that change all the time (the ends of
+		// the tables, the indexes of random ids) and lets the index builds
+		// sort in large runs. Larger caches cost more than they save:
+		// modernc's allocator gives every freed page back to the system with
+		// a system call of its own. Memory-mapped reads save the index builds
+		// a system call and a copy per page.
+		bg := context.WithoutCancel(ctx)
+		for _, p := range [][2]string{{"synchronous", "OFF"}, {"foreign_keys", "OFF"}, {"cache_size", "-65536"}, {"mmap_size", "2147483648"}} {
+			var old string
+			if err := conn.QueryRowContext(ctx, `PRAGMA `+p[0]).Scan(&old); err != nil {
+				return err
 			}
-			if werr != nil && err == nil {
-				err = fmt.Errorf("switch the database back to WAL: %w", werr)
+			if _, err := conn.ExecContext(ctx, `PRAGMA `+p[0]+` = `+p[1]); err != nil {
+				return err
 			}
-		}()
+			defer conn.ExecContext(bg, `PRAGMA `+p[0]+` = `+old)
+		}
+		var mode string
+		if conn.QueryRowContext(ctx, `PRAGMA journal_mode = TRUNCATE`).Scan(&mode) == nil && mode == "truncate" {
+			defer func() {
+				var mode string
+				werr := conn.QueryRowContext(bg, `PRAGMA journal_mode = WAL`).Scan(&mode)
+				if werr == nil && mode != "wal" {
+					werr = fmt.Errorf("journal mode is %q", mode)
+				}
+				if werr != nil && err == nil {
+					err = fmt.Errorf("switch the database back to WAL: %w", werr)
+				}
+			}()
+		}
+		// Otherwise the database stays in WAL: another connection is open.
 	}
-	// Otherwise the database stays in WAL: another connection is open.
 
 	rawTx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
@@ -131,38 +200,53 @@ func (s *Store) BulkSeed(ctx context.Context, sealer *store.Sealer, accountID st
 	if n == 0 {
 		return fmt.Errorf("account %s: %w", accountID, store.ErrNotFound)
 	}
-	ddl, dropped, err := dropBulkIndexes(ctx, tx)
+	var ddl []string
+	var dropped map[string]bool
+	if copies {
+		names := make([]string, len(bulkTables))
+		for i, t := range bulkTables {
+			names[i] = t.name
+		}
+		ddl, dropped, err = copier.BulkBegin(ctx, tx, names, bulkTriggers)
+	} else {
+		ddl, dropped, err = dropBulkIndexes(ctx, tx)
+	}
 	if err != nil {
-		return err
+		return fmt.Errorf("prepare the bulk load: %w", err)
 	}
 	g := &bulkGen{sealer: sealer, accountID: accountID, mods: mods, bits: bits, now: s.now(), tokens: tokens, audit: audit,
-		tokenIDs: newIDSet("TKN", 2), auditIDs: newIDSet("AUD", 4), statuses: map[string]int{}}
+		rows: bulkRows, tokenIDs: newIDSet("TKN", 2), auditIDs: newIDSet("AUD", 4), statuses: map[string]int{}}
 	if err := g.tokenIDs.load(ctx, tx, `SELECT id FROM api_tokens`); err != nil {
 		return err
 	}
 	if err := g.auditIDs.load(ctx, tx, `SELECT id FROM audit_records`); err != nil {
 		return err
 	}
+	// The seed is the chain's one writer until it commits.
+	if err := s.d.LockAuditChain(ctx, tx); err != nil {
+		return fmt.Errorf("lock the audit chain: %w", err)
+	}
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE((SELECT hash FROM audit_records ORDER BY seq DESC LIMIT 1), '')`).Scan(&g.prev); err != nil {
 		return err
 	}
-	g.insToken = newMultiInsert(ctx, tx, "tokens", `INSERT OR IGNORE INTO api_tokens
-		(id, account_id, name, description, status, secret_hash, secret_sealed, module_bits,
-		 created_at, created_by_id, created_by_name, updated_at, updated_by_id, updated_by_name,
-		 last_access_at, last_access_ip, last_access_agent) VALUES `,
-		`(?, ?, ?, ?, ?, ?, ?, ?, ?, 'SYSTEM', 'Gatehouse', ?, 'SYSTEM', 'Gatehouse', ?, ?, ?)`, 13, "", 0)
-	defer g.insToken.close()
-	g.insGrant = newMultiInsert(ctx, tx, "token modules", `INSERT OR IGNORE INTO api_token_modules (token_id, module_id) VALUES `,
-		`(?, ?)`, 2, "", 0)
-	defer g.insGrant.close()
-	// The columns most records of a batch share come first, so that a
-	// batch of such records can bind them once (?1 to ?7) for all rows.
-	g.insAudit = newMultiInsert(ctx, tx, "audit records", `INSERT OR IGNORE INTO audit_records
-		(account_id, object_type, actor_type, actor_id, actor_name, ip, user_agent,
-		 id, occurred_at, event, object_id, object_name, summary, details, prev_hash, hash) VALUES `,
-		`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, 16,
-		`(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, 7)
-	defer g.insAudit.close()
+	var write func(op bulkOp) (int64, error)
+	if copies {
+		g.rows = bulkCopyRows
+		write = func(op bulkOp) (int64, error) {
+			rows := BulkRows{Table: op.table.name, Columns: op.table.columns, Values: op.args, Rows: op.rows}
+			if op.shared {
+				rows.Shared, rows.Values = op.args[:op.table.shared], op.args[op.table.shared:]
+			}
+			return copier.CopyRows(ctx, conn, rows)
+		}
+	} else {
+		inserts := map[*bulkTable]*multiInsert{}
+		for _, t := range bulkTables {
+			inserts[t] = newMultiInsert(ctx, tx, t)
+			defer inserts[t].close()
+		}
+		write = func(op bulkOp) (int64, error) { return inserts[op.table].exec(op.args, op.shared) }
+	}
 
 	// g makes the rows on its own goroutine; this one writes them.
 	gctx, cancel := context.WithCancel(ctx)
@@ -178,18 +262,18 @@ func (s *Store) BulkSeed(ctx context.Context, sealer *store.Sealer, accountID st
 		if err != nil {
 			continue // until g has seen the cancellation
 		}
-		if op.insert == nil {
+		if op.table == nil {
 			if progress != nil {
 				progress(op.tokens, op.records)
 			}
 			continue
 		}
 		var written int64
-		if written, err = op.insert.exec(op.args, op.shared); err == nil && written != int64(op.rows) {
+		if written, err = write(op); err == nil && written != int64(op.rows) {
 			err = fmt.Errorf("%d of %d rows written", written, op.rows)
 		}
 		if err != nil {
-			err = fmt.Errorf("bulk %s: %w", op.insert.what, err)
+			err = fmt.Errorf("bulk %s: %w", op.table.what, err)
 			cancel()
 		}
 	}
@@ -213,7 +297,7 @@ func (s *Store) BulkSeed(ctx context.Context, sealer *store.Sealer, accountID st
 	if dropped["api_token_counts_insert"] {
 		for status, n := range g.statuses {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO api_token_counts (account_id, status, n) VALUES (?, ?, ?)
-				ON CONFLICT (account_id, status) DO UPDATE SET n = n + excluded.n`, accountID, status, n); err != nil {
+				ON CONFLICT (account_id, status) DO UPDATE SET n = api_token_counts.n + excluded.n`, accountID, status, n); err != nil {
 				return fmt.Errorf("count the tokens: %w", err)
 			}
 		}
@@ -257,12 +341,12 @@ func dropBulkIndexes(ctx context.Context, tx *Tx) (ddl []string, dropped map[str
 	return ddl, dropped, nil
 }
 
-// bulkOp is one step for the bulk seeder's writer: rows to insert, or (with
-// insert nil) a progress report.
+// bulkOp is one step for the bulk seeder's writer: rows to write, or (with
+// table nil) a progress report.
 type bulkOp struct {
-	insert          *multiInsert
+	table           *bulkTable
 	args            []any // the rows' values, one row after the other
-	shared          bool  // args starts with the values all rows share
+	shared          bool  // args starts with the table's shared values
 	rows            int
 	tokens, records int // made so far, for a progress report
 }
@@ -279,12 +363,12 @@ type bulkGen struct {
 	now       time.Time
 	tokens    int
 	audit     int
+	rows      int // rows per batch sent to the writer
 
-	tokenIDs, auditIDs           *idSet // the ids in the tables or given out
-	insToken, insGrant, insAudit *multiInsert
-	prev                         string // the hash of the chain's last record
-	pending                      []store.AuditRecord
-	statuses                     map[string]int // how many tokens were made in each status
+	tokenIDs, auditIDs *idSet // the ids in the tables or given out
+	prev               string // the hash of the chain's last record
+	pending            []store.AuditRecord
+	statuses           map[string]int // how many tokens were made in each status
 }
 
 func (g *bulkGen) send(op bulkOp) error {
@@ -302,9 +386,9 @@ func (g *bulkGen) run() error {
 	made, records := 0, 0
 	for made < g.tokens {
 		n := min(bulkBatch, g.tokens-made)
-		for from := made; from < made+n; from += bulkRows {
-			to := min(from+bulkRows, made+n)
-			tokenArgs := make([]any, 0, 13*(to-from))
+		for from := made; from < made+n; from += g.rows {
+			to := min(from+g.rows, made+n)
+			tokenArgs := make([]any, 0, len(bulkTokens.columns)*(to-from))
 			var grantArgs []any
 			created = created[:0]
 			for i := from; i < to; i++ {
@@ -336,7 +420,8 @@ func (g *bulkGen) run() error {
 				}
 				value := store.NewTokenValue(id)
 				tokenArgs = append(tokenArgs, id, g.accountID, name, "Bulk token for load tests.", status,
-					store.HashTokenValue(value), g.sealer.Seal(id, value), mask, createdAt, createdAt, access, ip, agent)
+					store.HashTokenValue(value), g.sealer.Seal(id, value), mask, createdAt, store.SystemActor.ID, store.SystemActor.Name,
+					createdAt, store.SystemActor.ID, store.SystemActor.Name, access, ip, agent)
 				ids, names = append(ids, id), append(names, name)
 				created = append(created, store.AuditRecord{
 					AccountID: g.accountID, OccurredAt: createdAt, Event: store.EventTokenCreated,
@@ -345,10 +430,10 @@ func (g *bulkGen) run() error {
 					Details: detailsJSON(map[string]any{"after": map[string]any{"name": name, "modules": granted, "status": status}}),
 				})
 			}
-			if err := g.send(bulkOp{insert: g.insToken, args: tokenArgs, rows: to - from}); err != nil {
+			if err := g.send(bulkOp{table: bulkTokens, args: tokenArgs, rows: to - from}); err != nil {
 				return err
 			}
-			if err := g.send(bulkOp{insert: g.insGrant, args: grantArgs, rows: len(grantArgs) / 2}); err != nil {
+			if err := g.send(bulkOp{table: bulkGrants, args: grantArgs, rows: len(grantArgs) / 2}); err != nil {
 				return err
 			}
 			for _, r := range created {
@@ -405,7 +490,7 @@ func (g *bulkGen) append(r store.AuditRecord) error {
 		r.Details = "{}"
 	}
 	g.pending = append(g.pending, r)
-	if len(g.pending) < bulkRows {
+	if len(g.pending) < g.rows {
 		return nil
 	}
 	return g.flush()
@@ -442,7 +527,7 @@ func (g *bulkGen) flush() error {
 		}
 		args = append(args, r.ID, r.OccurredAt.UnixMilli(), r.Event, r.ObjectID, r.ObjectName, r.Summary, r.Details, r.PrevHash, r.Hash)
 	}
-	op := bulkOp{insert: g.insAudit, args: args, shared: shared, rows: len(g.pending)}
+	op := bulkOp{table: bulkAudit, args: args, shared: shared, rows: len(g.pending)}
 	g.pending = g.pending[:0]
 	return g.send(op)
 }
@@ -533,7 +618,6 @@ func (s *idSet) load(ctx context.Context, tx *Tx, query string) error {
 type multiInsert struct {
 	ctx       context.Context
 	tx        *Tx
-	what      string // the rows, for errors
 	head      string // INSERT INTO ... VALUES
 	row       string // (?, ...): a row's values
 	cols      int    // the parameters of row
@@ -543,9 +627,22 @@ type multiInsert struct {
 	buf       []any
 }
 
-func newMultiInsert(ctx context.Context, tx *Tx, what, head, row string, cols int, sharedRow string, shared int) *multiInsert {
-	return &multiInsert{ctx: ctx, tx: tx, what: what, head: head, row: row, cols: cols,
-		sharedRow: sharedRow, shared: shared, stmts: map[int]*sql.Stmt{}}
+func newMultiInsert(ctx context.Context, tx *Tx, t *bulkTable) *multiInsert {
+	cols := len(t.columns)
+	m := &multiInsert{ctx: ctx, tx: tx, cols: cols, shared: t.shared, stmts: map[int]*sql.Stmt{},
+		head: `INSERT OR IGNORE INTO ` + t.name + ` (` + strings.Join(t.columns, ", ") + `) VALUES `,
+		row:  `(` + strings.Repeat(`?, `, cols-1) + `?)`}
+	if t.shared > 0 {
+		numbered := make([]string, cols)
+		for i := range numbered {
+			numbered[i] = "?"
+			if i < t.shared {
+				numbered[i] = fmt.Sprintf("?%d", i+1)
+			}
+		}
+		m.sharedRow = `(` + strings.Join(numbered, ", ") + `)`
+	}
+	return m
 }
 
 // exec inserts the rows whose values args holds one after the other, after

@@ -20,7 +20,8 @@ import (
 	"gatehouse/store"
 )
 
-// Dialect is what differs between engines.
+// Dialect is what differs between engines. A Dialect may also be a
+// BulkWriter, for the bulk seed.
 type Dialect interface {
 	// Name is the engine's name: sqlite or postgres.
 	Name() string

@@ -431,14 +431,9 @@ func TestLogoUploads(t *testing.T) {
 }
 
 func TestBulkSeed(t *testing.T) {
-	storetest.SQLiteOnly(t)
 	f := newFixture(t)
 	ctx := context.Background()
-	schema := func() string {
-		var s string
-		f.s.DB().QueryRow(`SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE type IN ('index', 'trigger') ORDER BY name)`).Scan(&s)
-		return s
-	}
+	schema := func() string { return bulkSchema(t, f.s) }
 	before := schema()
 	if _, _, err := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, store.NewToken{Name: "Existing"}); err != nil {
 		t.Fatal(err)
