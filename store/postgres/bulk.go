@@ -69,11 +69,21 @@ func (Dialect) BulkBegin(ctx context.Context, tx *sqldb.Tx, tables, triggers []s
 			return nil, nil, fmt.Errorf("%s: %w", d, err)
 		}
 	}
+	return restore, off, nil
+}
+
+// BulkDone vacuums and analyzes the loaded tables once the load has
+// committed: the planner learns their sizes, and the visibility map lets
+// the list's counts and pages come from the indexes alone instead of
+// visiting every row they count (a page filtered by date at 100 000
+// tokens: tens of milliseconds without it).
+func (Dialect) BulkDone(ctx context.Context, db *sqldb.DB, tables []string) error {
 	names := make([]string, len(tables))
 	for i, t := range tables {
 		names[i] = pgx.Identifier{t}.Sanitize()
 	}
-	return append(restore, `ANALYZE `+strings.Join(names, ", ")), off, nil
+	_, err := db.ExecContext(ctx, `VACUUM (ANALYZE) `+strings.Join(names, ", "))
+	return err
 }
 
 // CopyRows writes rows with one COPY on conn's own pgx connection, inside

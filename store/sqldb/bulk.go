@@ -92,6 +92,9 @@ type BulkWriter interface {
 	// CopyRows writes rows into their table inside the transaction open on
 	// conn and returns how many it wrote.
 	CopyRows(ctx context.Context, conn *sql.Conn, rows BulkRows) (int64, error)
+	// BulkDone runs after the load has committed, outside any transaction
+	// (PostgreSQL's VACUUM, which index-only scans need to skip the table).
+	BulkDone(ctx context.Context, db *DB, tables []string) error
 }
 
 // BulkSeed adds tokens tokens and about audit audit records to an account as
@@ -302,7 +305,17 @@ func (s *Store) BulkSeed(ctx context.Context, sealer *store.Sealer, accountID st
 			}
 		}
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if copies {
+		names := make([]string, len(bulkTables))
+		for i, t := range bulkTables {
+			names[i] = t.name
+		}
+		return copier.BulkDone(ctx, s.db, names)
+	}
+	return nil
 }
 
 // dropBulkIndexes drops the secondary indexes of the tables the bulk seeder
