@@ -100,6 +100,7 @@ test-reliability: deps build
 test-reliability-short: deps build
 	$(GO) run ./cmd/loadtest -bin $(BIN) -mix -tokens 10000 -audit 100000 -connections 64 -duration 10s -max-rss 100
 	$(GO) run ./cmd/loadtest -bin $(BIN) -crash 5
+	$(GO) run ./cmd/loadtest -bin $(BIN) -crash 5 -engine postgres
 
 ## fuzz: the token-value, bearer and RQL fuzzers, each for a count of
 ## executions (10–25 s each on a 2-core machine). Counts, not durations:
