@@ -3,6 +3,8 @@ package sqldb
 import (
 	"context"
 	"gatehouse/store"
+	"slices"
+	"strings"
 )
 
 // RecordAccesses stores the latest access of each token in one transaction.
@@ -17,6 +19,9 @@ func (s *Store) RecordAccesses(ctx context.Context, accesses []store.Access) err
 		return err
 	}
 	defer tx.Rollback()
+	// Rows in one order (by id) on every process: two replicas flushing the
+	// same tokens in opposite orders would deadlock on PostgreSQL.
+	accesses = slices.SortedFunc(slices.Values(accesses), func(a, b store.Access) int { return strings.Compare(a.TokenID, b.TokenID) })
 	for _, a := range accesses {
 		if _, err := tx.ExecContext(ctx, `UPDATE api_tokens
 			SET last_access_at = ?, last_access_ip = ?, last_access_agent = ?

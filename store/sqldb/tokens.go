@@ -446,7 +446,10 @@ func (s *Store) UpdateToken(ctx context.Context, actor store.Actor, accountID, i
 	for i, m := range cur.Modules {
 		before[i] = m.ID
 	}
-	after := canonicalModules(ctx, tx, nt.ModuleIDs)
+	after, err := canonicalModules(ctx, tx, nt.ModuleIDs)
+	if err != nil {
+		return store.Token{}, false, err
+	}
 	if strings.Join(before, ",") != strings.Join(after, ",") {
 		changes["modules"] = store.Change{Before: before, After: after}
 	}
@@ -510,9 +513,9 @@ func (s *Store) UpdateToken(ctx context.Context, actor store.Actor, accountID, i
 }
 
 // canonicalModules returns module ids deduplicated in catalogue order.
-func canonicalModules(ctx context.Context, q querier, ids []string) []string {
+func canonicalModules(ctx context.Context, q querier, ids []string) ([]string, error) {
 	if len(ids) == 0 {
-		return []string{}
+		return []string{}, nil
 	}
 	args := make([]any, len(ids))
 	for i, id := range ids {
@@ -520,17 +523,18 @@ func canonicalModules(ctx context.Context, q querier, ids []string) []string {
 	}
 	rows, err := q.QueryContext(ctx, `SELECT id FROM modules WHERE id IN (`+placeholders(len(ids))+`) ORDER BY position`, args...)
 	if err != nil {
-		return ids
+		return nil, err
 	}
 	defer rows.Close()
 	out := []string{}
 	for rows.Next() {
 		var id string
-		if rows.Scan(&id) == nil {
-			out = append(out, id)
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
 		}
+		out = append(out, id)
 	}
-	return out
+	return out, rows.Err()
 }
 
 // LastChange returns the latest record of a change to the token (not a

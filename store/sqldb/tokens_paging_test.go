@@ -7,6 +7,7 @@ import (
 	"gatehouse/store/sqlite"
 	"slices"
 	"testing"
+	"time"
 )
 
 // wantCountsInStep fails the test unless the counts table holds, for every
@@ -187,5 +188,45 @@ func TestConcurrentOppositeTransitions(t *testing.T) {
 	wantCountsInStep(t, f.s)
 	if res, err := f.s.VerifyAudit(ctx); err != nil || res.BadID != "" {
 		t.Errorf("chain after the storm: %+v, %v", res, err)
+	}
+}
+
+// Two processes flushing last access for the same tokens, each in its own
+// order, never deadlock each other (PostgreSQL would kill one with 40P01).
+func TestConcurrentAccessFlushes(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	var ids []string
+	for i := range 8 {
+		tok, _, err := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, store.NewToken{Name: fmt.Sprintf("Flushed %d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, tok.ID)
+	}
+	errs := make(chan error, 2)
+	for w := range 2 {
+		go func() {
+			for j := range 60 {
+				var batch []store.Access
+				for k := range ids {
+					id := ids[k]
+					if w == 1 {
+						id = ids[len(ids)-1-k] // the other process, the other way round
+					}
+					batch = append(batch, store.Access{TokenID: id, At: f.s.Now().Add(time.Duration(j) * time.Millisecond), IP: "192.0.2.9", UserAgent: "flush"})
+				}
+				if err := f.s.RecordAccesses(ctx, batch); err != nil {
+					errs <- fmt.Errorf("flusher %d, batch %d: %w", w, j, err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }
