@@ -311,19 +311,29 @@ func (p *rqlParser) conditions(depth int, stop byte) (store.Filter, error) {
 			return store.Filter{}, rqlErr(sepPos, "expected , & | ; or ) after a condition, found %s", p.found())
 		}
 		p.i++
-		kind := "and"
-		if sep == '|' || sep == ';' {
-			kind = "or"
+		if err := conjoin(&op, &opPos, sep, sepPos); err != nil {
+			return store.Filter{}, err
 		}
-		if op != "" && op != kind {
-			return store.Filter{}, rqlErr(sepPos, "and (, &) and or (| ;) are mixed here without parentheses (the other one is at character %d): group them, as in (a|b)&c", opPos+1)
-		}
-		op, opPos = kind, sepPos
 	}
 	if len(args) == 1 {
 		return args[0], nil
 	}
 	return store.Filter{Op: op, Args: args, Pos: args[0].Pos}, nil
+}
+
+// conjoin records that the separator sep (at sepPos) joins two conditions of
+// a level whose conjunction so far is op (set at opPos): , and & mean and,
+// | and ; mean or, and one level takes one of them.
+func conjoin(op *string, opPos *int, sep byte, sepPos int) error {
+	kind := "and"
+	if sep == '|' || sep == ';' {
+		kind = "or"
+	}
+	if *op != "" && *op != kind {
+		return rqlErr(sepPos, "and (, &) and or (| ;) are mixed here without parentheses (the other one is at character %d): group them, as in (a|b)&c", *opPos+1)
+	}
+	*op, *opPos = kind, sepPos
+	return nil
 }
 
 // call reads name(…) after its name.
@@ -483,14 +493,9 @@ func parseAPIQuery(raw string, schema *store.Schema, shape *jsonShape) (apiQuery
 			return lq, err
 		}
 		if len(filters) > 0 {
-			kind := "and"
-			if sep == '|' || sep == ';' {
-				kind = "or"
+			if err := conjoin(&op, &opPos, sep, sepPos); err != nil {
+				return lq, err
 			}
-			if op != "" && op != kind {
-				return lq, rqlErr(sepPos, "and (, &) and or (| ;) are mixed here without parentheses (the other one is at character %d): group them, as in (a|b)&c", opPos+1)
-			}
-			op, opPos = kind, sepPos
 		}
 		filters = append(filters, f)
 		sep = 0

@@ -57,6 +57,7 @@ type selection struct {
 // offset in v.
 func (s *jsonShape) parseSelect(v string) (*selection, error) {
 	sel := &selection{}
+	bare := false // a field named without a sign narrows the response
 	off := 0
 	for _, part := range strings.Split(v, ",") {
 		at := off
@@ -71,6 +72,7 @@ func (s *jsonShape) parseSelect(v string) (*selection, error) {
 		if !slices.Contains(s.nodes, path) {
 			return nil, &store.QueryError{Param: "select", Pos: at, Msg: fmt.Sprintf("unknown field %q; %s show %s", truncate(path, 40), s.name, strings.Join(s.nodes, ", "))}
 		}
+		bare = bare || sign == 0
 		if sign == '-' {
 			if path == "id" {
 				return nil, &store.QueryError{Param: "select", Pos: at, Msg: "id is always shown and cannot be left out"}
@@ -108,7 +110,7 @@ func (s *jsonShape) parseSelect(v string) (*selection, error) {
 	}
 	// +field alone changes nothing (every field is shown by default); a field
 	// named without a sign narrows the response to the fields so named.
-	if !hasBare(v) {
+	if !bare {
 		sel.only = nil
 	}
 	for _, n := range s.nodes {
@@ -118,16 +120,6 @@ func (s *jsonShape) parseSelect(v string) (*selection, error) {
 		}
 	}
 	return sel, nil
-}
-
-// hasBare reports whether a select names a field without a sign.
-func hasBare(v string) bool {
-	for _, part := range strings.Split(v, ",") {
-		if part != "" && part[0] != '-' && part[0] != '+' {
-			return true
-		}
-	}
-	return false
 }
 
 func under(path, root string) bool { return path == root || strings.HasPrefix(path, root+".") }

@@ -86,9 +86,6 @@ func pgErrText(err error) string {
 // Dialect is PostgreSQL's side of the SQL the engines share.
 type Dialect struct{}
 
-// Name is "postgres".
-func (Dialect) Name() string { return "postgres" }
-
 // Rebind numbers the ? placeholders $1, $2, …, leaving quoted text alone.
 func (Dialect) Rebind(q string) string {
 	if !strings.Contains(q, "?") {

@@ -63,6 +63,8 @@ var (
 		"account_id", "object_type", "actor_type", "actor_id", "actor_name", "ip", "user_agent",
 		"id", "occurred_at", "event", "object_id", "object_name", "summary", "details", "prev_hash", "hash"}, shared: 7}
 	bulkTables = []*bulkTable{bulkTokens, bulkGrants, bulkAudit}
+	// bulkTableNames are their names, for the engine's BulkWriter.
+	bulkTableNames = []string{bulkTokens.name, bulkGrants.name, bulkAudit.name}
 )
 
 // BulkRows is a batch of rows for one table, as the bulk seeder hands them to
@@ -206,11 +208,7 @@ func (s *Store) BulkSeed(ctx context.Context, sealer *store.Sealer, accountID st
 	var ddl []string
 	var dropped map[string]bool
 	if copies {
-		names := make([]string, len(bulkTables))
-		for i, t := range bulkTables {
-			names[i] = t.name
-		}
-		ddl, dropped, err = copier.BulkBegin(ctx, tx, names, bulkTriggers)
+		ddl, dropped, err = copier.BulkBegin(ctx, tx, bulkTableNames, bulkTriggers)
 	} else {
 		ddl, dropped, err = dropBulkIndexes(ctx, tx)
 	}
@@ -309,11 +307,7 @@ func (s *Store) BulkSeed(ctx context.Context, sealer *store.Sealer, accountID st
 		return err
 	}
 	if copies {
-		names := make([]string, len(bulkTables))
-		for i, t := range bulkTables {
-			names[i] = t.name
-		}
-		return copier.BulkDone(ctx, s.db, names)
+		return copier.BulkDone(ctx, s.db, bulkTableNames)
 	}
 	return nil
 }

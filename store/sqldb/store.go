@@ -23,8 +23,6 @@ import (
 // Dialect is what differs between engines. A Dialect may also be a
 // BulkWriter, for the bulk seed.
 type Dialect interface {
-	// Name is the engine's name: sqlite or postgres.
-	Name() string
 	// Rebind rewrites a query's ? placeholders into the engine's own.
 	Rebind(query string) string
 	// IsUniqueViolation reports whether err is a unique or primary key

@@ -78,9 +78,6 @@ func init() {
 // Dialect is SQLite's side of the SQL the engines share.
 type Dialect struct{}
 
-// Name is "sqlite".
-func (Dialect) Name() string { return "sqlite" }
-
 // Rebind keeps ?, SQLite's own placeholder.
 func (Dialect) Rebind(q string) string { return q }
 
