@@ -54,12 +54,15 @@ func (h *Handler) loadUser(next echo.HandlerFunc) echo.HandlerFunc {
 		if id == "" {
 			return next(c)
 		}
-		u, err := h.store.User(c.Request().Context(), id)
-		if errors.Is(err, store.ErrNotFound) {
-			return next(c)
-		}
-		if err != nil {
-			return err
+		// The session's row brought its user along; a session that changed
+		// users since it was read asks again.
+		u, ok := sess.Values[keyUser].(store.User)
+		if !ok || u.ID != id {
+			if u, err = h.store.User(c.Request().Context(), id); errors.Is(err, store.ErrNotFound) {
+				return next(c)
+			} else if err != nil {
+				return err
+			}
 		}
 		c.Set(ctxUser, u)
 		if seen, ok := sess.Values[keyLastSeen].(time.Time); ok && h.store.Now().Sub(seen) > sessionTouchEvery {

@@ -32,6 +32,7 @@ const (
 	keyFlash    = "flash"
 	keyWarning  = "warning"
 	keyLastSeen = "_last_seen" // loaded from the row, never written to it
+	keyUser     = "_user"      // the store.User read with the row, never written
 )
 
 // SessionStore is a gorilla/sessions Store over the database: the cookie
@@ -89,6 +90,9 @@ func (s *SessionStore) New(r *http.Request, name string) (*sessions.Session, err
 	}
 	if rec.UserID != "" {
 		sess.Values[keyUserID] = rec.UserID
+	}
+	if rec.User.ID != "" {
+		sess.Values[keyUser] = rec.User
 	}
 	sess.Values[keyLastSeen] = rec.LastSeenAt
 	sess.ID = ck.Value

@@ -18,7 +18,6 @@ type Store interface {
 
 	User(ctx context.Context, id string) (store.User, error)
 	Authenticate(ctx context.Context, email, password string) (store.User, error)
-	AccountModules(ctx context.Context, accountID string) ([]store.Module, error)
 
 	Token(ctx context.Context, accountID, id string) (store.Token, error)
 	ListTokens(ctx context.Context, accountID string, q store.TokenQuery) (store.TokenPage, error)

@@ -53,11 +53,7 @@ func (h *Handler) backToList(c echo.Context) (string, string) {
 		return "/settings/api-tokens", ""
 	}
 	u, _ := currentUser(c)
-	modules, err := h.store.AccountModules(c.Request().Context(), u.AccountID)
-	if err != nil {
-		return "/settings/api-tokens", ""
-	}
-	q, err := parseListQuery(v, modules)
+	q, err := parseListQuery(v, u.AccountModules)
 	if err != nil {
 		return "/settings/api-tokens", ""
 	}

@@ -85,10 +85,7 @@ func formError(err error) error {
 // posted ones checked.
 func (h *Handler) formModel(c echo.Context, title string, f tokenFields) (views.TokenForm, error) {
 	u, _ := currentUser(c)
-	mods, err := h.store.AccountModules(c.Request().Context(), u.AccountID)
-	if err != nil {
-		return views.TokenForm{}, err
-	}
+	mods := u.AccountModules
 	checked := map[string]bool{}
 	for _, id := range f.Modules {
 		checked[id] = true
@@ -124,16 +121,13 @@ func (h *Handler) validateFields(c echo.Context, f tokenFields, step int) map[st
 	}
 	if step == 0 || step == 2 {
 		u, _ := currentUser(c)
-		mods, err := h.store.AccountModules(c.Request().Context(), u.AccountID)
-		if err == nil {
-			enabled := map[string]bool{}
-			for _, m := range mods {
-				enabled[m.ID] = true
-			}
-			for _, id := range f.Modules {
-				if !enabled[id] {
-					errs["modules"] = fmt.Sprintf("Module %s is not enabled for this account.", truncate(id, 20))
-				}
+		enabled := map[string]bool{}
+		for _, m := range u.AccountModules {
+			enabled[m.ID] = true
+		}
+		for _, id := range f.Modules {
+			if !enabled[id] {
+				errs["modules"] = fmt.Sprintf("Module %s is not enabled for this account.", truncate(id, 20))
 			}
 		}
 	}

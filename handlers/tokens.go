@@ -111,10 +111,7 @@ func parseListQuery(v url.Values, modules []store.Module) (listQuery, error) {
 func (h *Handler) listTokens(c echo.Context) error {
 	ctx := c.Request().Context()
 	u, _ := currentUser(c)
-	modules, err := h.store.AccountModules(ctx, u.AccountID)
-	if err != nil {
-		return err
-	}
+	modules := u.AccountModules
 	q, err := parseListQuery(c.QueryParams(), modules)
 	if err != nil {
 		return err

@@ -13,6 +13,9 @@ type Session struct {
 	Data       string
 	CreatedAt  time.Time
 	LastSeenAt time.Time
+	// User is the session's user, read with the session in the same query
+	// (zero when the session has no user, or the user is gone).
+	User User
 }
 
 func SessionKey(id string) string {

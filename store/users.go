@@ -29,6 +29,9 @@ type User struct {
 	Name        string
 	Role        string
 	CreatedAt   time.Time
+	// AccountModules are the modules enabled for the user's account, in
+	// catalogue order, read with the user.
+	AccountModules []Module
 }
 
 // NewUser holds what is needed to add a user.

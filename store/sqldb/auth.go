@@ -14,20 +14,17 @@ import (
 // included, for the authentication of API calls.
 func (s *Store) TokenForAuth(ctx context.Context, id string) (store.AuthToken, error) {
 	var t store.AuthToken
-	err := s.db.QueryRowContext(ctx, `SELECT t.id, t.secret_hash, t.name, t.status, t.account_id, a.name
+	var bits int64
+	err := s.db.QueryRowContext(ctx, `SELECT t.id, t.secret_hash, t.name, t.status, t.account_id, a.name, t.module_bits
 		FROM api_tokens t JOIN accounts a ON a.id = t.account_id WHERE t.id = ?`, id).
-		Scan(&t.ID, &t.Hash, &t.Name, &t.Status, &t.AccountID, &t.AccountName)
+		Scan(&t.ID, &t.Hash, &t.Name, &t.Status, &t.AccountID, &t.AccountName, &bits)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.AuthToken{}, store.ErrNotFound
 	}
 	if err != nil {
 		return store.AuthToken{}, err
 	}
-	mods, err := tokenModules(ctx, s.db, []string{id})
-	if err != nil {
-		return store.AuthToken{}, err
-	}
-	t.Modules = mods[id]
+	t.Modules = s.modulesOf(bits)
 	return t, nil
 }
 

@@ -1,11 +1,13 @@
 package sqldb
 
 import (
-	"context"
+	"cmp"
 	"fmt"
-	"gatehouse/store"
+	"slices"
 	"strings"
 	"time"
+
+	"gatehouse/store"
 )
 
 // sqlField is how the engine reads one field path of a Schema.
@@ -423,35 +425,27 @@ func IsASCII(s string) bool {
 // moduleOrderSQL builds the order expressions of modules.id and modules.name
 // from the catalogue: a token sorts by its first module (by id or by name),
 // found in the module_bits the list indexes carry instead of a subquery per
-// row. The catalogue ships with the product and changes only by migration.
-func moduleOrderSQL(ctx context.Context, db *DB) (map[string]string, error) {
+// row.
+func moduleOrderSQL(catalogue []catalogued) map[string]string {
 	out := map[string]string{}
-	for path, col := range map[string]string{"modules.id": "id", "modules.name": "name"} {
-		rows, err := db.QueryContext(ctx, `SELECT bit FROM modules ORDER BY `+col+`, id`)
-		if err != nil {
-			return nil, err
-		}
+	if len(catalogue) == 0 {
+		return out
+	}
+	for path, key := range map[string]func(catalogued) string{
+		"modules.id":   func(m catalogued) string { return m.ID },
+		"modules.name": func(m catalogued) string { return m.Name },
+	} {
+		sorted := slices.Clone(catalogue)
+		slices.SortStableFunc(sorted, func(a, b catalogued) int {
+			return cmp.Or(strings.Compare(key(a), key(b)), strings.Compare(a.ID, b.ID))
+		})
 		var b strings.Builder
 		b.WriteString("CASE")
-		rank := 0
-		for rows.Next() {
-			var bit int64
-			if err := rows.Scan(&bit); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			fmt.Fprintf(&b, " WHEN t.module_bits & %d != 0 THEN %d", bit, rank)
-			rank++
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-		if rank == 0 {
-			continue
+		for rank, m := range sorted {
+			fmt.Fprintf(&b, " WHEN t.module_bits & %d != 0 THEN %d", m.bit, rank)
 		}
 		b.WriteString(" END")
 		out[path] = b.String()
 	}
-	return out, nil
+	return out
 }

@@ -16,17 +16,27 @@ func (s *Store) CreateSession(ctx context.Context, id, userID, data string) erro
 	return err
 }
 
-// Session returns the session stored under id.
+// Session returns the session stored under id, with its user: one query
+// for what every console request needs to know about who asks.
 func (s *Store) Session(ctx context.Context, id string) (store.Session, error) {
 	var ss store.Session
-	var user sql.NullString
-	err := s.db.QueryRowContext(ctx, `SELECT user_id, data, created_at, last_seen_at FROM sessions WHERE id_hash = ?`,
-		store.SessionKey(id)).Scan(&user, &ss.Data, &ss.CreatedAt, &ss.LastSeenAt)
+	var userID sql.NullString
+	var u userRow
+	err := s.db.QueryRowContext(ctx, `SELECT s.user_id, s.data, s.created_at, s.last_seen_at, `+userColumns+`
+		FROM sessions s LEFT JOIN users u ON u.id = s.user_id LEFT JOIN accounts a ON a.id = u.account_id
+		WHERE s.id_hash = ?`, store.SessionKey(id)).
+		Scan(append([]any{&userID, &ss.Data, &ss.CreatedAt, &ss.LastSeenAt}, u.dest()...)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Session{}, store.ErrNotFound
 	}
-	ss.UserID = user.String
-	return ss, err
+	if err != nil {
+		return store.Session{}, err
+	}
+	ss.UserID = userID.String
+	if u.id.Valid {
+		ss.User = s.userOf(u)
+	}
+	return ss, nil
 }
 
 // UpdateSession replaces a session's data and marks it seen now.

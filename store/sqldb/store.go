@@ -57,8 +57,17 @@ type Store struct {
 	// tokenChanged is told about every change of a token's status, name or
 	// modules, so that caches of it can drop the token at once.
 	tokenChanged func(id string)
+	// catalogue is the module catalogue in its order, read once at open: it
+	// ships with the product and changes only by migration. A token's
+	// modules are the catalogue entries whose bits its module_bits carries.
+	catalogue []catalogued
 	// tokenOrder holds order expressions built from the module catalogue.
 	tokenOrder map[string]string
+}
+
+type catalogued struct {
+	store.Module
+	bit int64
 }
 
 // New brings the database's schema up to date with the engine's migrations
@@ -71,10 +80,11 @@ func New(ctx context.Context, db *sql.DB, d Dialect, fsys fs.FS) (*Store, error)
 		return nil, err
 	}
 	var err error
-	if s.tokenOrder, err = moduleOrderSQL(ctx, s.db); err != nil {
+	if s.catalogue, err = readCatalogue(ctx, s.db); err != nil {
 		db.Close()
 		return nil, err
 	}
+	s.tokenOrder = moduleOrderSQL(s.catalogue)
 	return s, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"gatehouse/store/storetest"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -295,6 +296,34 @@ func TestUsersAndSessions(t *testing.T) {
 	if err != nil || got.UserID != u.ID || got.Data != `{"flash":"hi"}` {
 		t.Fatalf("Session = %+v, %v", got, err)
 	}
+	// The session brings its user, account and the account's modules along.
+	if got.User.ID != u.ID || got.User.Email != "a@example.com" || got.User.AccountName != "Acme" || got.User.Role != store.RoleAdministrator {
+		t.Errorf("Session's user = %+v, want %+v", got.User, u)
+	}
+	if len(got.User.AccountModules) != len(f.modules) || got.User.AccountModules[0] != f.modules[0] {
+		t.Errorf("Session's account modules = %v, want the catalogue %v", got.User.AccountModules, f.modules)
+	}
+	other, err := f.s.CreateUser(ctx, store.NewUser{AccountID: f.other.ID, Email: "o@example.com", Name: "Olga", Role: store.RoleViewer, Password: "correct horse battery"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.AccountModules == nil {
+		if other, err = f.s.User(ctx, other.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := f.modules[:2]; !slices.Equal(other.AccountModules, want) {
+		t.Errorf("user of Other: account modules %v, want %v", other.AccountModules, want)
+	}
+	if err := f.s.CreateSession(ctx, "anonymous", "", `{}`); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := f.s.Session(ctx, "anonymous"); err != nil || got.UserID != "" || got.User.ID != "" || got.User.AccountModules != nil {
+		t.Errorf("a session without a user = %+v, %v; want no user", got, err)
+	}
+	if err := f.s.DeleteSession(ctx, "anonymous"); err != nil {
+		t.Fatal(err)
+	}
 	var stored string
 	f.s.DB().QueryRow(`SELECT id_hash FROM sessions`).Scan(&stored)
 	if stored == "sid-1" {
@@ -351,7 +380,7 @@ func TestOpenRefusesANewerDatabase(t *testing.T) {
 	}
 	s.Close()
 	_, err = sqlite.Open(ctx, path)
-	if err == nil || !strings.Contains(err.Error(), "migrated by a newer Gatehouse: it has 9001_add_future.sql, and this Gatehouse knows migrations up to 0003_token_updated_index.sql") {
+	if err == nil || !strings.Contains(err.Error(), "migrated by a newer Gatehouse: it has 9001_add_future.sql, and this Gatehouse knows migrations up to 0004_name_indexes_cover_name.sql") {
 		t.Fatalf("open = %v, want the versions named", err)
 	}
 }

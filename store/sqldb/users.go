@@ -31,26 +31,51 @@ func (s *Store) CreateUser(ctx context.Context, nu store.NewUser) (store.User, e
 	return s.User(ctx, id)
 }
 
-const userColumns = `u.id, u.account_id, a.name, a.type, u.email, u.name, u.role, u.created_at`
+// userColumns are a user's, their account's and the bits of the account's
+// enabled modules, so that one query reads what a console page needs to know
+// about who asks.
+const userColumns = `u.id, u.account_id, a.name, a.type, u.email, u.name, u.role, u.created_at,
+	(SELECT CAST(COALESCE(SUM(m.bit), 0) AS BIGINT) FROM account_modules am JOIN modules m ON m.id = am.module_id WHERE am.account_id = a.id)`
 
-func scanUser(row interface{ Scan(...any) error }) (store.User, error) {
-	var u store.User
-	err := row.Scan(&u.ID, &u.AccountID, &u.AccountName, &u.AccountType, &u.Email, &u.Name, &u.Role, &u.CreatedAt)
+func (s *Store) scanUser(row interface{ Scan(...any) error }) (store.User, error) {
+	var u userRow
+	err := row.Scan(u.dest()...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.User{}, store.ErrNotFound
 	}
-	return u, err
+	if err != nil {
+		return store.User{}, err
+	}
+	return s.userOf(u), nil
+}
+
+// userRow receives userColumns, which are all NULL when they come from an
+// outer join that found no user.
+type userRow struct {
+	id, accountID, accountName, accountType, email, name, role sql.NullString
+	createdAt                                                  sql.NullTime
+	moduleBits                                                 int64
+}
+
+func (u *userRow) dest() []any {
+	return []any{&u.id, &u.accountID, &u.accountName, &u.accountType, &u.email, &u.name, &u.role, &u.createdAt, &u.moduleBits}
+}
+
+func (s *Store) userOf(u userRow) store.User {
+	return store.User{ID: u.id.String, AccountID: u.accountID.String, AccountName: u.accountName.String,
+		AccountType: u.accountType.String, Email: u.email.String, Name: u.name.String, Role: u.role.String,
+		CreatedAt: u.createdAt.Time, AccountModules: s.modulesOf(u.moduleBits)}
 }
 
 // User returns the user with the given id.
 func (s *Store) User(ctx context.Context, id string) (store.User, error) {
-	return scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+`
+	return s.scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+`
 		FROM users u JOIN accounts a ON a.id = u.account_id WHERE u.id = ?`, id))
 }
 
 // UserByEmail returns the user with the given email (case-insensitive).
 func (s *Store) UserByEmail(ctx context.Context, email string) (store.User, error) {
-	return scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+`
+	return s.scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+`
 		FROM users u JOIN accounts a ON a.id = u.account_id WHERE lower(u.email) = lower(?)`, email))
 }
 
@@ -64,7 +89,7 @@ func (s *Store) Users(ctx context.Context) ([]store.User, error) {
 	defer rows.Close()
 	var out []store.User
 	for rows.Next() {
-		u, err := scanUser(rows)
+		u, err := s.scanUser(rows)
 		if err != nil {
 			return nil, err
 		}
