@@ -39,20 +39,29 @@ func Open(t testing.TB) *sqldb.Store {
 // OpenEngine is Open on the named engine, for benchmarks that compare them.
 func OpenEngine(t testing.TB, engine string) *sqldb.Store {
 	t.Helper()
-	var (
-		s   *sqldb.Store
-		err error
-	)
-	if engine == "postgres" {
-		s, err = postgres.Open(context.Background(), pgtest.URL(t))
-	} else {
-		s, err = sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "gatehouse.db"))
-	}
+	s, err := opener(t, engine)()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// Opener returns a function that opens one new, empty database of the
+// engine, the same one on every call: for tests of what opening a database
+// does (the caller closes what it opens).
+func Opener(t testing.TB) func() (*sqldb.Store, error) {
+	t.Helper()
+	return opener(t, Engine())
+}
+
+func opener(t testing.TB, engine string) func() (*sqldb.Store, error) {
+	if engine == "postgres" {
+		url := pgtest.URL(t)
+		return func() (*sqldb.Store, error) { return postgres.Open(context.Background(), url) }
+	}
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	return func() (*sqldb.Store, error) { return sqlite.Open(context.Background(), path) }
 }
 
 // SQLiteOnly skips a test of SQLite's own machinery on other engines.
