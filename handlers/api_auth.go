@@ -36,10 +36,11 @@ type authEntry struct {
 	store.AuthToken
 	verifyBody []byte      // the JSON body of /auth/verify
 	headers    [3][]string // X-Gatehouse-Token-Id, -Account-Id, -Modules
+	read       time.Time   // when it was read from the database
 }
 
 func newAuthEntry(t store.AuthToken) *authEntry {
-	e := &authEntry{AuthToken: t}
+	e := &authEntry{AuthToken: t, read: time.Now()}
 	ids := make([]string, len(t.Modules))
 	mods := make([]apiRef, len(t.Modules))
 	for i, m := range t.Modules {
@@ -59,10 +60,15 @@ func newAuthCache(maxSize int) *authCache {
 	return &authCache{tokens: map[string]*authEntry{}, maxSize: maxSize}
 }
 
+// get returns the cached token, unless it was read more than cacheMaxAge
+// ago, and the epoch to fill it with.
 func (c *authCache) get(id string) (*authEntry, bool, uint64) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	t, ok := c.tokens[id]
+	if ok && time.Since(t.read) > cacheMaxAge {
+		return nil, false, c.epoch
+	}
 	return t, ok, c.epoch
 }
 
@@ -86,6 +92,14 @@ func (c *authCache) drop(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.tokens, id)
+	c.epoch++
+}
+
+// clear drops every token.
+func (c *authCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.tokens)
 	c.epoch++
 }
 
@@ -281,9 +295,13 @@ func (h *Handler) authorize(c echo.Context) (*authEntry, error) {
 	return t, nil
 }
 
+// authToken returns the token from the cache, or from the database when it
+// is not cached or the cache cannot show it is current (the change feed is
+// behind: fail closed).
 func (h *Handler) authToken(ctx context.Context, id string) (*authEntry, error) {
+	current := h.feed.current()
 	e, ok, epoch := h.cache.get(id)
-	if ok {
+	if ok && current {
 		return e, nil
 	}
 	// The epoch is read before the database: if the token changes while it
@@ -293,7 +311,9 @@ func (h *Handler) authToken(ctx context.Context, id string) (*authEntry, error) 
 		return nil, err
 	}
 	e = newAuthEntry(t)
-	h.cache.put(e, epoch)
+	if current {
+		h.cache.put(e, epoch)
+	}
 	return e, nil
 }
 

@@ -105,6 +105,14 @@ func newTestAppOn(t testing.TB, st *sqldb.Store, wrap ...func(Store) Store) *tes
 	h.Register(e)
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
+	feedCtx, stopFeed := context.WithCancel(ctx)
+	go h.RunFeed(feedCtx)
+	t.Cleanup(stopFeed)
+	for deadline := time.Now().Add(10 * time.Second); !h.feed.current(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the change feed never read the change log")
+		}
+	}
 	return &testApp{store: st, sealer: sealer, srv: srv, echo: e, h: h, logs: logs, clock: clock, acc: accounts[0], other: accounts[1]}
 }
 

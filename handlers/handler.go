@@ -43,6 +43,7 @@ type Handler struct {
 	tls      bool
 	public   string
 	cache    *authCache
+	feed     *changeFeed
 	tracker  *accessTracker
 	// hashSlots bounds how many password checks (19 MiB of argon2 each) run
 	// at once.
@@ -66,9 +67,15 @@ func New(d Deps) *Handler {
 		tracker:   newAccessTracker(),
 		hashSlots: make(chan struct{}, runtime.NumCPU()),
 	}
+	h.feed = newChangeFeed(d.Store, h.cache, d.Logger)
 	d.Store.OnTokenChange(h.cache.drop)
 	return h
 }
+
+// RunFeed follows the store's change log until ctx ends, keeping the verify
+// cache in step with what other processes change. Until it has read the log
+// once, and whenever it falls behind, verifications read the database.
+func (h *Handler) RunFeed(ctx context.Context) { h.feed.Run(ctx) }
 
 // render writes a component with the status, buffered so that a component
 // that fails midway never sends half a page.

@@ -109,8 +109,10 @@ func (h *Handler) healthz(c echo.Context) error {
 // server that does not answer makes the probe fail rather than hang.
 const readyTimeout = 2 * time.Second
 
-// readyz answers readiness probes: ready when the database answers. It asks
-// the database each time, so it answers 200 again as soon as the database is
+// readyz answers readiness probes: ready when the database answers and the
+// verify cache is current with the change log (a replica that is behind
+// still answers, from the database, but should get no traffic). It asks the
+// database each time, so it answers 200 again as soon as the database is
 // back.
 func (h *Handler) readyz(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), readyTimeout)
@@ -118,6 +120,10 @@ func (h *Handler) readyz(c echo.Context) error {
 	if err := h.store.Ping(ctx); err != nil {
 		c.Response().Header().Set("Retry-After", unavailableRetryAfter)
 		return c.String(http.StatusServiceUnavailable, "database unavailable\n")
+	}
+	if !h.feed.current() {
+		c.Response().Header().Set("Retry-After", unavailableRetryAfter)
+		return c.String(http.StatusServiceUnavailable, "token change log not current (last read "+h.feed.lag().Round(time.Millisecond).String()+" ago)\n")
 	}
 	return c.String(http.StatusOK, "ready\n")
 }

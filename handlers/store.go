@@ -12,6 +12,7 @@ import (
 // here, by its consumer, and the engines fulfil it.
 type Store interface {
 	SessionStorage
+	FeedStore
 	Now() time.Time
 	Ping(ctx context.Context) error
 	OnTokenChange(fn func(id string))

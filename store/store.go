@@ -32,6 +32,10 @@ var (
 	// engines wrap their driver's errors of that kind in it; an engine that
 	// cannot be unavailable (SQLite, a file) never returns it.
 	ErrUnavailable = errors.New("database unavailable")
+	// ErrNoWatch means the engine sends no notifications of changes (SQLite,
+	// where one process owns the database): who follows the change log
+	// polls it.
+	ErrNoWatch = errors.New("this engine sends no change notifications")
 )
 
 // ValidationError reports invalid input field by field.

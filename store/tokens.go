@@ -247,3 +247,10 @@ type TokenUpdate struct {
 	Logo        []byte // a new logo; nil keeps the current one
 	RemoveLogo  bool
 }
+
+// TokenChange is one entry of the change log the verify caches follow: the
+// token whose answer may have changed, in commit order.
+type TokenChange struct {
+	Seq     int64
+	TokenID string
+}

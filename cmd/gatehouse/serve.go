@@ -157,6 +157,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	go sweepSessions(ctx, st, logger, head)
 	go h.RunFlusher(ctx)
+	go h.RunFeed(ctx)
 
 	errc := make(chan error, 1)
 	go func() {

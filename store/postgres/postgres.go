@@ -59,7 +59,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("%w at %s:%d: %s", ErrConnect, cfg.Host, cfg.Port, pgErrText(err))
 	}
-	return sqldb.New(ctx, db, Dialect{}, migrations)
+	return sqldb.New(ctx, db, Dialect{conn: cfg}, migrations)
 }
 
 // pgErrText is an error's message without the URL (and its password) that
@@ -84,7 +84,11 @@ func pgErrText(err error) string {
 }
 
 // Dialect is PostgreSQL's side of the SQL the engines share.
-type Dialect struct{}
+type Dialect struct {
+	// conn is how the change-log listener connects: the store's own
+	// settings, on a connection of its own.
+	conn *pgx.ConnConfig
+}
 
 // Rebind numbers the ? placeholders $1, $2, …, leaving quoted text alone.
 func (Dialect) Rebind(q string) string {
@@ -204,4 +208,45 @@ func (Dialect) LockMigrations(ctx context.Context, conn *sql.Conn) (func(), erro
 	return func() {
 		conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(migrationLock))
 	}, nil
+}
+
+// The channel that wakes replicas when the change log grows.
+const changeChannel = "gatehouse_token_changes"
+
+// ListenerName is the application_name of the change-log listener's
+// connection, which pg_stat_activity shows.
+const ListenerName = "gatehouse-listener"
+
+// NotifyTokenChange queues the wake-up, which PostgreSQL delivers when tx
+// commits. NOTIFY takes a lock at commit that serialises committing
+// transactions, which is why only the rare changes that alter a verify
+// answer send one.
+func (Dialect) NotifyTokenChange(ctx context.Context, tx *sqldb.Tx) error {
+	_, err := tx.ExecContext(ctx, `NOTIFY `+changeChannel)
+	return err
+}
+
+// ListenTokenChanges listens on a connection of its own and calls wake for
+// each notification until ctx ends or the connection fails.
+func (d Dialect) ListenTokenChanges(ctx context.Context, listening, wake func()) error {
+	if d.conn == nil {
+		return errors.New("no connection settings to listen with")
+	}
+	cfg := d.conn.Copy()
+	cfg.RuntimeParams["application_name"] = ListenerName
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, `LISTEN `+changeChannel); err != nil {
+		return err
+	}
+	listening()
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return err
+		}
+		wake()
+	}
 }

@@ -240,8 +240,14 @@ func (r *Row) Err() error { return classify(r.d, r.Row.Err()) }
 func (s *Store) OnTokenChange(fn func(id string)) { s.tokenChanged = fn }
 
 // commitTokenChange commits tx, telling the token-change hook before and
-// after.
-func (s *Store) commitTokenChange(tx *Tx, id string) error {
+// after. When the change can alter the token's verify answer (logged), it
+// is first added to the change log, which tells the other processes.
+func (s *Store) commitTokenChange(ctx context.Context, tx *Tx, id string, logged bool) error {
+	if logged {
+		if err := s.logTokenChange(ctx, tx, id); err != nil {
+			return err
+		}
+	}
 	if s.tokenChanged != nil {
 		s.tokenChanged(id)
 	}

@@ -339,7 +339,7 @@ func (s *Store) transition(ctx context.Context, actor store.Actor, accountID, id
 			return store.Token{}, err
 		}
 	}
-	return t, s.commitTokenChange(tx, id)
+	return t, s.commitTokenChange(ctx, tx, id, true)
 }
 
 // DisableToken moves an Active token to Disabled. version 0 skips the
@@ -500,7 +500,10 @@ func (s *Store) UpdateToken(ctx context.Context, actor store.Actor, accountID, i
 	if t, err = s.token(ctx, tx, accountID, id); err != nil {
 		return store.Token{}, false, err
 	}
-	return t, true, s.commitTokenChange(tx, id)
+	// Only the name and the modules are in a verify answer.
+	_, renamed := changes["name"]
+	_, regranted := changes["modules"]
+	return t, true, s.commitTokenChange(ctx, tx, id, renamed || regranted)
 }
 
 // canonicalModules returns module ids deduplicated in catalogue order.
