@@ -381,7 +381,8 @@ func TestOpenRefusesANewerDatabase(t *testing.T) {
 	if err == nil {
 		s.Close()
 	}
-	if err == nil || !strings.Contains(err.Error(), "migrated by a newer Gatehouse: it has 9001_add_future.sql, and this Gatehouse knows migrations up to 0004_name_indexes_cover_name.sql") {
+	named := regexp.MustCompile(`migrated by a newer Gatehouse: it has 9001_add_future\.sql, and this Gatehouse knows migrations up to \d{4}_[a-z_]+\.sql`)
+	if err == nil || !named.MatchString(err.Error()) {
 		t.Fatalf("open = %v, want the versions named", err)
 	}
 }
