@@ -165,11 +165,14 @@ func (l *tally) String() string {
 // TestDatabaseDownAndBack stops PostgreSQL under the real program while
 // clients keep calling it, and starts it again: meanwhile /readyz answers
 // 503, console pages a clear 503 page, the API 503 problems with
-// Retry-After, the gateway check answers the tokens it holds in memory and
-// 503 (not 401) for others; nothing is a 500, the process stays up, and no
-// page, problem or log line shows the database's password. Once PostgreSQL
-// is back everything answers 200 again within seconds, without a restart,
-// and the last access gathered during the outage reaches the database.
+// Retry-After, the gateway check answers the tokens it holds in memory for
+// at most a second (until it has not read the change log for feedMaxLag:
+// fail closed) and 503 (not 401) otherwise; nothing is a 500, the process
+// stays up, and no page, problem or log line shows the database's password.
+// Once
+// PostgreSQL is back everything answers 200 again within seconds, without a
+// restart, and last access not yet flushed when it stopped reaches the
+// database.
 func TestDatabaseDownAndBack(t *testing.T) {
 	cluster := pgtest.NewCluster(t)
 	u, err := url.Parse(cluster.URL("postgres"))
@@ -205,7 +208,7 @@ func TestDatabaseDownAndBack(t *testing.T) {
 	}
 	_, admin := newToken("Automation", handlers.AccessManagement) // lists tokens: its answer needs the database
 	_, gateway := newToken("Gateway caller", "MOD-0478")          // verified all along: held in memory
-	quietID, quiet := newToken("Quiet caller", "MOD-0478")        // verified once before and once during the outage
+	quietID, quiet := newToken("Quiet caller", "MOD-0478")        // verified just before each outage, and refused a second into it
 	var unseen [2]string                                          // each first verified during an outage
 	_, unseen[0] = newToken("Never seen", "MOD-0478")
 	_, unseen[1] = newToken("Never seen either", "MOD-0478")
@@ -241,8 +244,10 @@ func TestDatabaseDownAndBack(t *testing.T) {
 	}{
 		{"console", func() (answer, error) { return d.page("/settings/api-tokens?sort=name") }, []int{200}, []int{503}},
 		{"api", func() (answer, error) { return d.call("/public/v1/accounts/api-tokens?limit=5", admin, "") }, []int{200}, []int{503}},
-		// Held in memory: 200 whatever the database does.
-		{"verify", func() (answer, error) { return d.call("/public/v1/auth/verify", gateway, "") }, []int{200}, []int{200}},
+		// Held in memory, but trusted only while the change log can be
+		// read: 200 for up to a second after the database stops, then 503
+		// (fail closed, SPEC §7).
+		{"verify", func() (answer, error) { return d.call("/public/v1/auth/verify", gateway, "") }, []int{200}, []int{200, 503}},
 	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -311,7 +316,11 @@ func TestDatabaseDownAndBack(t *testing.T) {
 	for i, mode := range []pgtest.StopMode{pgtest.Fast, pgtest.Immediate} {
 		time.Sleep(time.Second) // load with PostgreSQL up
 
-		// Down.
+		// Down, just after a call whose last access is still in memory.
+		calledAt := time.Now()
+		if a := d.mustCall("/public/v1/auth/verify", quiet, "before-the-outage/1.0"); a.status != 200 {
+			t.Fatalf("verify before the outage = %d %s", a.status, a.body)
+		}
 		phase.Store(phaseStopping)
 		stoppedAt := time.Now()
 		if err := cluster.StopServer(mode); err != nil {
@@ -324,9 +333,10 @@ func TestDatabaseDownAndBack(t *testing.T) {
 		wantDownPage(t, d.mustPage("/settings/api-tokens?sort=name&q=a"), "/settings/api-tokens?sort=name&q=a")
 		wantDownProblem(t, "API list", d.mustCall("/public/v1/accounts/api-tokens", admin, ""))
 		wantDownProblem(t, "verify of a token not held in memory", d.mustCall("/public/v1/auth/verify", unseen[i], ""))
-		if a := d.mustCall("/public/v1/auth/verify", quiet, "during-the-outage/1.0"); a.status != 200 {
-			t.Errorf("%s stop: verify of a token held in memory = %d %s, want 200", mode, a.status, a.body)
-		}
+		// Once the change log has not been read for a second, the cache
+		// is not trusted: a token held in memory is refused too.
+		time.Sleep(time.Until(stoppedAt.Add(time.Second)))
+		wantDownProblem(t, "verify of a token held in memory, a second into the outage", d.mustCall("/public/v1/auth/verify", quiet, ""))
 		if i == 0 {
 			// Wait for a flush of last access to fail after that call: it
 			// must keep what it took for the next.
@@ -379,8 +389,8 @@ func TestDatabaseDownAndBack(t *testing.T) {
 			mode, startedAt.Sub(stoppedAt).Round(time.Millisecond), recovery.Round(time.Millisecond))
 
 		if i == 0 {
-			// The call made during the outage reaches the database with a
-			// later flush: its time, not the one before the outage.
+			// The call made just before the outage, whose flush failed,
+			// reaches the database with a later flush.
 			var tok struct {
 				LastAccessAt time.Time `json:"lastAccessAt"`
 			}
@@ -392,11 +402,11 @@ func TestDatabaseDownAndBack(t *testing.T) {
 				if err := json.Unmarshal([]byte(a.body), &tok); err != nil {
 					t.Fatal(err)
 				}
-				if !tok.LastAccessAt.Before(stoppedAt.Truncate(time.Millisecond)) {
+				if !tok.LastAccessAt.Before(calledAt.Truncate(time.Millisecond)) {
 					break
 				}
 				if time.Now().After(deadline) {
-					t.Fatalf("last access = %v, before the outage (%v): the call made during it was lost", tok.LastAccessAt, stoppedAt)
+					t.Fatalf("last access = %v, before the last call (%v): the call was lost", tok.LastAccessAt, calledAt)
 				}
 				time.Sleep(100 * time.Millisecond)
 			}
@@ -411,7 +421,7 @@ func TestDatabaseDownAndBack(t *testing.T) {
 	for _, e := range load.errs {
 		t.Error(e)
 	}
-	for _, want := range []string{"up console 200", "down console 503", "down api 503", "down verify 200", "back console 200", "back api 200", "back verify 200"} {
+	for _, want := range []string{"up console 200", "down console 503", "down api 503", "down verify 503", "back console 200", "back api 200", "back verify 200"} {
 		if load.counts[want] == 0 {
 			t.Errorf("the load saw no %q", want)
 		}
