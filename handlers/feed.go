@@ -149,14 +149,18 @@ func (f *changeFeed) sync(ctx context.Context) error {
 	return nil
 }
 
-// listen keeps a notification listener up, reconnecting with back-off; a
-// new listener wakes the feed, which reads what the gap may have missed.
+// listen keeps a notification listener up, reconnecting with back-off (a
+// listener that keeps being cut off right away waits longer each time, up
+// to 5 s; one that stayed up a while starts again from 100 ms); a new
+// listener wakes the feed, which reads what the gap may have missed.
 func (f *changeFeed) listen(ctx context.Context) {
-	backoff := 100 * time.Millisecond
+	const first, most = 100 * time.Millisecond, 5 * time.Second
+	backoff := first
 	for {
+		var upAt time.Time
 		err := f.store.WatchTokenChanges(ctx, func() {
+			upAt = time.Now()
 			f.listening.Store(true)
-			backoff = 100 * time.Millisecond
 			f.nudge()
 		}, f.nudge)
 		was := f.listening.Swap(false)
@@ -165,12 +169,15 @@ func (f *changeFeed) listen(ctx context.Context) {
 		}
 		if was {
 			f.log.Warn("token change notifications lost; polling every "+feedPoll.String()+" until they are back", "error", err)
+			if time.Since(upAt) > time.Second {
+				backoff = first
+			}
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, 5*time.Second)
+		backoff = min(2*backoff, most)
 	}
 }

@@ -48,10 +48,20 @@ const (
 	stopTimeout = 20 * time.Second
 )
 
+// runMainEnv, set to 1, makes the test binary run as gatehouse: the
+// multi-process tests start it for the replicas, so that they need no
+// separate build.
+const runMainEnv = "GATEHOUSE_TEST_RUN_MAIN"
+
 // TestMain stops the shared Chromium, if a test started one, after the
 // tests. (It is the package's TestMain: another test file that needs one
 // must share this one.)
 func TestMain(m *testing.M) {
+	// The multi-process tests start this binary as gatehouse itself.
+	if os.Getenv(runMainEnv) == "1" {
+		main()
+		os.Exit(0)
+	}
 	code := m.Run()
 	stopSharedBrowser()
 	os.Exit(code)
