@@ -88,13 +88,16 @@ bench-api: deps build
 ## pages and verifications: 0 errors, p99, peak memory < 100 MB), crash (20
 ## rounds of kill -9 during a write storm, on SQLite and on a throwaway
 ## PostgreSQL: integrity, chain, every acknowledged edit present), the
-## hostile-input catalogue, and axe-core and the keyboard on every page
+## cluster (the same load on 3 replicas on PostgreSQL behind nginx, then on
+## one of them alone: throughput side by side, 0 errors, memory per replica),
+## the hostile-input catalogue, and axe-core and the keyboard on every page
 HOSTILE_AND_A11Y := $(GO) test -count=1 -v -run '^TestHostileInputCatalogue$$' ./handlers && \
 	GATEHOUSE_CHROMIUM=$(CHROMIUM) $(GO) test -count=1 -v -run '^(TestBrowserAccessibility|TestBrowserKeyboardOnly|TestBrowserFocusVisibleEverywhere)$$' ./cmd/gatehouse
 test-reliability: deps build
 	$(GO) run ./cmd/loadtest -bin $(BIN) -mix -tokens 100000 -audit 1000000 -connections 64 -duration 30s -max-rss 100 -max-seed 60s
 	$(GO) run ./cmd/loadtest -bin $(BIN) -crash 20
 	$(GO) run ./cmd/loadtest -bin $(BIN) -crash 20 -engine postgres
+	$(GO) run ./cmd/loadtest -bin $(BIN) -mix -cluster 3 -tokens 100000 -audit 1000000 -connections 64 -duration 30s -max-rss 100
 	$(HOSTILE_AND_A11Y)
 
 ## test-reliability-short: the load and crash parts, smaller, for CI (make
@@ -103,6 +106,7 @@ test-reliability-short: deps build
 	$(GO) run ./cmd/loadtest -bin $(BIN) -mix -tokens 10000 -audit 100000 -connections 64 -duration 10s -max-rss 100
 	$(GO) run ./cmd/loadtest -bin $(BIN) -crash 5
 	$(GO) run ./cmd/loadtest -bin $(BIN) -crash 5 -engine postgres
+	$(GO) run ./cmd/loadtest -bin $(BIN) -mix -cluster 3 -tokens 10000 -audit 100000 -connections 64 -duration 10s -max-rss 100
 
 ## fuzz: the token-value, bearer and RQL fuzzers, each for a count of
 ## executions (10–25 s each on a 2-core machine). Counts, not durations:

@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -53,7 +54,11 @@ func run() error {
 	maxSeed := flag.Duration("max-seed", time.Minute, "with -mix: fail if gatehouse seed takes longer")
 	crash := flag.Int("crash", 0, "instead: this many rounds of kill -9 during a write storm, with checks after each restart")
 	engine := flag.String("engine", "sqlite", "sqlite, or postgres: a throwaway PostgreSQL that store/pgtest starts")
+	replicas := flag.Int("cluster", 0, "with -mix: this many replicas on a throwaway PostgreSQL behind nginx, then one of them alone")
 	flag.Parse()
+	if *replicas > 0 {
+		*engine = "postgres"
+	}
 	if *crash > 0 {
 		return runCrash(*bin, *crash, 8, *engine)
 	}
@@ -69,7 +74,11 @@ func run() error {
 		if _, err := exec.LookPath("wrk"); err != nil {
 			return errors.New("wrk is not installed (apt-get install wrk)")
 		}
-		return runMix(mixConfig{bin: *bin, tokens: *tokens, audit: *audit, conns: *conns, duration: *duration, maxRSS: *maxRSS, maxSeed: *maxSeed})
+		cfg := mixConfig{bin: *bin, tokens: *tokens, audit: *audit, conns: *conns, duration: *duration, maxRSS: *maxRSS, maxSeed: *maxSeed}
+		if *replicas > 0 {
+			return runCluster(cfg, *replicas, url)
+		}
+		return runMix(cfg)
 	}
 
 	if _, err := exec.LookPath("wrk"); err != nil {
@@ -153,6 +162,8 @@ func (r *result) add(o result, rounds int) {
 	r.non2xx += o.non2xx
 	r.socketErr += o.socketErr
 }
+
+func numCPU() int { return runtime.NumCPU() }
 
 func freeAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -82,30 +82,59 @@ func runMix(cfg mixConfig) error {
 		srv.Process.Signal(os.Interrupt)
 		srv.Wait()
 	}()
+	script, npaths, err := prepareMix(cfg.bin, data, base, dir, cfg.tokens)
+	if err != nil {
+		return err
+	}
+	m, err := measureMix(base, script, cfg.conns, cfg.duration, srv.Process.Pid)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("mix of %d paths (list pages, searches, details and audit tabs, gateway verify), %d connections, %s:\n", npaths, cfg.conns, cfg.duration)
+	m.print()
+	peakMB := float64(m.peakKB[0]) / 1024
+	fmt.Printf("  server peak resident memory: %.1f MB (limit %d MB) with %d tokens and %d audit records\n", peakMB, cfg.maxRSS, cfg.tokens, cfg.audit)
+	var problems []string
+	if m.failed() {
+		problems = append(problems, "errors during the run")
+	}
+	if peakMB > float64(cfg.maxRSS) {
+		problems = append(problems, fmt.Sprintf("resident memory %.1f MB over %d MB", peakMB, cfg.maxRSS))
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// prepareMix logs in at base, creates the tokens the mix uses, and writes
+// the wrk script into dir; it returns the script's path and how many paths
+// it cycles over.
+func prepareMix(bin, data, base, dir string, tokens int) (string, int, error) {
 	cookie, err := loginCookie(base, "admin@example.com", "gatehouse-demo")
 	if err != nil {
-		return err
+		return "", 0, err
 	}
-	value, err := createToken(cfg.bin, data)
+	value, err := createToken(bin, data)
 	if err != nil {
-		return err
+		return "", 0, err
 	}
 	account := regexp.MustCompile(`ACC-\d{4}-\d{4}`).FindString(func() string {
-		out, _ := exec.Command(cfg.bin, "account", "list", "--data", data).Output()
+		out, _ := exec.Command(bin, "account", "list", "--data", data).Output()
 		return string(out)
 	}())
-	admin, err := exec.Command(cfg.bin, "token", "create", "--data", data, "--account", account, "--name", "Load admin", "--module", "MOD-1756").Output()
+	admin, err := exec.Command(bin, "token", "create", "--data", data, "--account", account, "--name", "Load admin", "--module", "MOD-1756").Output()
 	if err != nil {
-		return fmt.Errorf("token create: %w", err)
+		return "", 0, fmt.Errorf("token create: %w", err)
 	}
 	ids, err := someTokenIDs(base, strings.TrimSpace(string(admin)))
 	if err != nil {
-		return err
+		return "", 0, err
 	}
 	if len(ids) == 0 {
-		return errors.New("the API listed no tokens")
+		return "", 0, errors.New("the API listed no tokens")
 	}
-	pages := cfg.tokens/10 + 1
+	pages := tokens/10 + 1
 	var paths []string
 	for i := range 20 {
 		paths = append(paths, fmt.Sprintf("/settings/api-tokens?page=%d", 1+i*pages/20))
@@ -116,57 +145,73 @@ func runMix(cfg mixConfig) error {
 	}
 	script := filepath.Join(dir, "mix.lua")
 	if err := os.WriteFile(script, []byte(mixScript(paths, cookie, value)), 0o600); err != nil {
-		return err
+		return "", 0, err
 	}
 
-	// Sample the server's resident memory while wrk runs.
-	var peak atomic.Int64
+	return script, len(paths) + 1, nil
+}
+
+// mixResult is one wrk run of the mix.
+type mixResult struct {
+	result
+	statuses [][]string // "2xx", count
+	fiveXX   int
+	out      string
+	peakKB   []int // of each process sampled
+}
+
+// measureMix runs the mix script against base with wrk, sampling the
+// resident memory of the processes pids meanwhile.
+func measureMix(base, script string, conns int, duration time.Duration, pids ...int) (mixResult, error) {
+	m := mixResult{peakKB: make([]int, len(pids))}
+	var peaks = make([]atomic.Int64, len(pids))
 	ctx, stop := context.WithCancel(context.Background())
 	go func() {
 		for ctx.Err() == nil {
-			if kb := rssKB(srv.Process.Pid); int64(kb) > peak.Load() {
-				peak.Store(int64(kb))
+			for i, pid := range pids {
+				if kb := rssKB(pid); int64(kb) > peaks[i].Load() {
+					peaks[i].Store(int64(kb))
+				}
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
 	}()
-	out, err = exec.Command("wrk", "-c", strconv.Itoa(cfg.conns), "-t", "2", "-d", strconv.Itoa(int(cfg.duration.Seconds()))+"s",
+	out, err := exec.Command("wrk", "-c", strconv.Itoa(conns), "-t", "2", "-d", strconv.Itoa(int(duration.Seconds()))+"s",
 		"--latency", "-s", script, base).CombinedOutput()
 	stop()
-	if err != nil {
-		return fmt.Errorf("wrk: %v\n%s", err, out)
+	for i := range pids {
+		m.peakKB[i] = int(peaks[i].Load())
 	}
-	r, err := parseWrk(string(out))
+	m.out = string(out)
 	if err != nil {
-		return err
+		return m, fmt.Errorf("wrk: %v\n%s", err, out)
 	}
-	statuses := regexp.MustCompile(`status (\dxx): (\d+)`).FindAllStringSubmatch(string(out), -1)
-	fmt.Printf("mix of %d paths (list pages, searches, details and audit tabs, gateway verify), %d connections, %s:\n", len(paths)+1, cfg.conns, cfg.duration)
-	fmt.Printf("  %.0f req/s, p99 %s, %d requests, %d non-2xx, %d socket errors\n", r.rps, r.p99, r.requests, r.non2xx, r.socketErr)
-	fiveXX := 0
-	for _, s := range statuses {
-		fmt.Printf("  status %s: %s\n", s[1], s[2])
-		if strings.HasPrefix(s[1], "5") {
-			n, _ := strconv.Atoi(s[2])
-			fiveXX += n
+	if m.result, err = parseWrk(m.out); err != nil {
+		return m, err
+	}
+	m.statuses = regexp.MustCompile(`status (\dxx): (\d+)`).FindAllStringSubmatch(m.out, -1)
+	for _, st := range m.statuses {
+		if strings.HasPrefix(st[1], "5") {
+			n, _ := strconv.Atoi(st[2])
+			m.fiveXX += n
 		}
 	}
-	peakMB := float64(peak.Load()) / 1024
-	fmt.Printf("  server peak resident memory: %.1f MB (limit %d MB) with %d tokens and %d audit records\n", peakMB, cfg.maxRSS, cfg.tokens, cfg.audit)
-	var problems []string
-	if len(statuses) != 4 {
-		fmt.Printf("wrk printed no status counts:\n%s\n", out)
+	return m, nil
+}
+
+func (m mixResult) print() {
+	fmt.Printf("  %.0f req/s, p99 %s, %d requests, %d non-2xx, %d socket errors\n", m.rps, m.p99, m.requests, m.non2xx, m.socketErr)
+	for _, st := range m.statuses {
+		fmt.Printf("  status %s: %s\n", st[1], st[2])
 	}
-	if r.non2xx+r.socketErr > 0 || fiveXX > 0 || len(statuses) != 4 {
-		problems = append(problems, "errors during the run")
+	if len(m.statuses) != 4 {
+		fmt.Printf("wrk printed no status counts:\n%s\n", m.out)
 	}
-	if peakMB > float64(cfg.maxRSS) {
-		problems = append(problems, fmt.Sprintf("resident memory %.1f MB over %d MB", peakMB, cfg.maxRSS))
-	}
-	if len(problems) > 0 {
-		return errors.New(strings.Join(problems, "; "))
-	}
-	return nil
+}
+
+// failed reports errors of any kind during the run.
+func (m mixResult) failed() bool {
+	return m.non2xx+m.socketErr > 0 || m.fiveXX > 0 || len(m.statuses) != 4
 }
 
 // mixScript is a wrk Lua script cycling over the paths (and the gateway

@@ -32,8 +32,8 @@ type Config struct {
 	Replicas int
 	// Database is the PostgreSQL URL every replica and command uses.
 	Database string
-	// Dir holds the shared key file, each replica's data directory and log,
-	// and nginx's files.
+	// Dir holds the key file all replicas share (gatehouse.key, made when
+	// missing), each replica's data directory and log, and nginx's files.
 	Dir string
 	// Demo fills an empty database with the demo data.
 	Demo bool
@@ -57,10 +57,12 @@ func Start(cfg Config) (*Cluster, error) {
 		cfg.LogLevel = "warn"
 	}
 	c := &Cluster{Config: cfg, KeyFile: filepath.Join(cfg.Dir, "gatehouse.key")}
-	key := make([]byte, 32)
-	rand.Read(key)
-	if err := os.WriteFile(c.KeyFile, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600); err != nil {
-		return nil, err
+	if _, err := os.Stat(c.KeyFile); errors.Is(err, os.ErrNotExist) {
+		key := make([]byte, 32)
+		rand.Read(key)
+		if err := os.WriteFile(c.KeyFile, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600); err != nil {
+			return nil, err
+		}
 	}
 	for i := range cfg.Replicas {
 		addr, err := freeAddr()
@@ -133,6 +135,16 @@ type Replica struct {
 
 // URL is the replica's base URL, without the load balancer.
 func (r *Replica) URL() string { return "http://" + r.Addr }
+
+// Pid is the process id of the replica, 0 when it is not running.
+func (r *Replica) Pid() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd == nil || r.cmd.Process == nil {
+		return 0
+	}
+	return r.cmd.Process.Pid
+}
 
 // LogPath is the file the replica's output goes to.
 func (r *Replica) LogPath() string { return filepath.Join(r.c.Dir, fmt.Sprintf("replica%d.log", r.N)) }
