@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"gatehouse/cmd/internal/cluster"
 )
@@ -70,10 +73,12 @@ func runCluster(cfg mixConfig, replicas int, database string) error {
 		return err
 	}
 	fmt.Printf("mix of %d paths (list pages, searches, details and audit tabs, gateway verify), %d connections, %s each:\n", npaths, cfg.conns, cfg.duration)
+	before := sampleCost(database, pids)
 	all, err := measureMix(c.LB.URL(), script, cfg.conns, cfg.duration, pids...)
 	if err != nil {
 		return err
 	}
+	allCost := sampleCost(database, pids).since(before)
 	fmt.Printf("%d replicas behind nginx:\n", replicas)
 	all.print()
 	if all.socketErr > 0 {
@@ -84,13 +89,17 @@ func runCluster(cfg mixConfig, replicas int, database string) error {
 		mem = append(mem, fmt.Sprintf("replica %d %.1f MB", i+1, float64(kb)/1024))
 	}
 	fmt.Printf("  peak resident memory: %s (limit %d MB each)\n", strings.Join(mem, ", "), cfg.maxRSS)
+	allCost.print(all.requests)
+	before = sampleCost(database, pids)
 	one, err := measureMix(c.Replicas[0].URL(), script, cfg.conns, cfg.duration, pids[0])
 	if err != nil {
 		return err
 	}
+	oneCost := sampleCost(database, pids).since(before)
 	fmt.Println("replica 1 alone, without nginx:")
 	one.print()
 	fmt.Printf("  peak resident memory: %.1f MB\n", float64(one.peakKB[0])/1024)
+	oneCost.print(one.requests)
 	fmt.Printf("throughput, %d replicas over one: %.2f (on this machine's %d cores; docs/scaling.md)\n", replicas, all.rps/one.rps, numCPU())
 	var problems []string
 	if all.failed() || one.failed() {
@@ -105,4 +114,68 @@ func runCluster(cfg mixConfig, replicas int, database string) error {
 		return errors.New(strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// cost is what the replicas and PostgreSQL spent: CPU time of the
+// replicas' processes and of PostgreSQL's, and PostgreSQL's transactions
+// (each statement outside a transaction is one).
+type cost struct {
+	replicaCPU, pgCPU time.Duration
+	xacts             int64
+}
+
+func (c cost) since(b cost) cost {
+	return cost{c.replicaCPU - b.replicaCPU, c.pgCPU - b.pgCPU, c.xacts - b.xacts}
+}
+
+func (c cost) print(requests int) {
+	if requests == 0 {
+		return
+	}
+	n := float64(requests)
+	fmt.Printf("  per request: %.3f ms CPU in Gatehouse, %.3f ms CPU in PostgreSQL, %.2f PostgreSQL transactions\n",
+		float64(c.replicaCPU.Microseconds())/1000/n, float64(c.pgCPU.Microseconds())/1000/n, float64(c.xacts)/n)
+}
+
+// sampleCost reads the CPU time of the replicas' processes and of every
+// postgres process from /proc, and the database's transaction count.
+func sampleCost(database string, pids []int) cost {
+	var c cost
+	for _, pid := range pids {
+		c.replicaCPU += cpuTime(pid)
+	}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); strings.TrimSpace(string(comm)) == "postgres" {
+			c.pgCPU += cpuTime(pid)
+		}
+	}
+	ctx := context.Background()
+	if conn, err := pgx.Connect(ctx, database); err == nil {
+		// The counters are sent to the statistics at the end of each
+		// transaction; this connection's own adds one.
+		conn.QueryRow(ctx, `SELECT CAST(sum(xact_commit + xact_rollback) AS BIGINT) FROM pg_stat_database`).Scan(&c.xacts)
+		conn.Close(ctx)
+	}
+	return c
+}
+
+// cpuTime is a process's user and system CPU time, from /proc/PID/stat.
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(fields) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / 100 // clock ticks of 1/100 s
 }

@@ -28,8 +28,9 @@ upstream gatehouse {
 }
 
 server {
-    # listen 443 ssl; ssl_certificate …; ssl_certificate_key …;
-    listen LISTEN;
+    listen 443 ssl;
+    ssl_certificate     /etc/ssl/gatehouse.pem;
+    ssl_certificate_key /etc/ssl/gatehouse.key;
     client_max_body_size 8m;
 
     location / {
@@ -45,6 +46,14 @@ server {
 }
 `
 }
+
+const tlsLines = `    listen 443 ssl;
+    ssl_certificate     /etc/ssl/gatehouse.pem;
+    ssl_certificate_key /etc/ssl/gatehouse.key;
+`
+
+// ExampleReplicas are the addresses docs/deploy.md shows.
+var ExampleReplicas = []string{"10.0.0.11:8080", "10.0.0.12:8080", "10.0.0.13:8080"}
 
 // Nginx is the load balancer process.
 type Nginx struct {
@@ -98,7 +107,8 @@ http {
 %[2]s
 }
 `, prefix, strings.NewReplacer(
-		"listen LISTEN;", "listen "+addr+";",
+		// Plain HTTP on the loopback interface for the tests.
+		tlsLines, "    listen "+addr+";\n",
 		// Which replica answered, for the tests.
 		"proxy_pass http://gatehouse;", "proxy_pass http://gatehouse;\n        add_header X-Gatehouse-Replica $upstream_addr always;",
 	).Replace(NginxConfig(replicas)))
