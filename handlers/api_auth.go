@@ -187,7 +187,8 @@ func (a *accessTracker) putBack(accesses []store.Access, rejections []store.Reje
 const FlushInterval = 5 * time.Second
 
 // Flush writes what the tracker gathered; all includes the current minute's
-// rejections (for shutdown).
+// rejections (for shutdown). Refused calls are added to counts that every
+// replica shares; the minutes that are over get one audit record per token.
 func (h *Handler) Flush(ctx context.Context, all bool) error {
 	accesses, rejections := h.tracker.take(h.store.Now(), all)
 	err := h.store.RecordAccesses(ctx, accesses)
@@ -199,6 +200,11 @@ func (h *Handler) Flush(ctx context.Context, all bool) error {
 		if err == nil {
 			err = rerr
 		}
+	}
+	// The minutes every replica has flushed get their records, written by
+	// whichever replica comes first.
+	if _, rerr := h.store.RecordPendingRejections(ctx, h.store.Now()); rerr != nil && err == nil {
+		err = rerr
 	}
 	return err
 }

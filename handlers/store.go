@@ -42,6 +42,7 @@ type Store interface {
 	TokenForAuth(ctx context.Context, id string) (store.AuthToken, error)
 	RecordAccesses(ctx context.Context, accesses []store.Access) error
 	RecordRejections(ctx context.Context, rs []store.Rejection) error
+	RecordPendingRejections(ctx context.Context, now time.Time) (int, error)
 }
 
 // SessionStorage keeps the console's sessions on the server.

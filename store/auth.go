@@ -26,6 +26,11 @@ func (t AuthToken) HasModule(id string) bool {
 	return false
 }
 
+// RejectionGrace is how long after a minute ends its refused calls are
+// recorded: time for every process to have flushed its counts of it (they
+// flush every few seconds).
+const RejectionGrace = 15 * time.Second
+
 // Rejection counts the calls refused for one token in one minute.
 type Rejection struct {
 	TokenID   string

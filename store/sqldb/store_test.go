@@ -44,8 +44,23 @@ type fixture struct {
 
 func newFixture(t *testing.T) fixture {
 	t.Helper()
+	return newFixtureWith(t, newTestStore(t))
+}
+
+// newFixtureOn is newFixture on a database that open opens (again).
+func newFixtureOn(t *testing.T, open func() (*sqldb.Store, error)) fixture {
+	t.Helper()
+	s, err := open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return newFixtureWith(t, s)
+}
+
+func newFixtureWith(t *testing.T, s *sqldb.Store) fixture {
+	t.Helper()
 	ctx := context.Background()
-	s := newTestStore(t)
 	mods, err := s.Modules(ctx)
 	if err != nil {
 		t.Fatal(err)

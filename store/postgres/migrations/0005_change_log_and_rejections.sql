@@ -14,3 +14,20 @@ CREATE TABLE token_changes (
 );
 
 CREATE INDEX token_changes_by_time ON token_changes (changed_at);
+
+-- API calls refused with a disabled or deleted token, counted per token and
+-- minute by every replica that refused them (added to, never replaced), until
+-- one audit record per token and minute tells of them all. pending is the
+-- part of count no audit record tells of yet.
+CREATE TABLE token_rejections (
+    token_id   TEXT COLLATE "C" NOT NULL,
+    minute     TIMESTAMPTZ NOT NULL,
+    status     TEXT COLLATE "C" NOT NULL,
+    count      BIGINT NOT NULL,
+    pending    BIGINT NOT NULL,
+    ip         TEXT COLLATE "C" NOT NULL DEFAULT '',
+    user_agent TEXT COLLATE "C" NOT NULL DEFAULT '',
+    PRIMARY KEY (token_id, minute)
+);
+
+CREATE INDEX token_rejections_pending ON token_rejections (minute) WHERE pending > 0;
