@@ -3,19 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
+	"gatehouse/cmd/internal/cluster"
 	"gatehouse/handlers/openapitest"
 )
 
@@ -34,34 +32,9 @@ func nginxConfig(t *testing.T) string {
 	return string(m[1])
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // TestNginxGateway runs a real nginx (Debian's package) with the documented
 // auth_request configuration in front of a small upstream, and Gatehouse.
 func TestNginxGateway(t *testing.T) {
-	nginx, err := exec.LookPath("nginx")
-	if err != nil {
-		for _, p := range []string{"/usr/sbin/nginx"} {
-			if _, serr := os.Stat(p); serr == nil {
-				nginx, err = p, nil
-			}
-		}
-	}
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("nginx is not installed (make deps installs it)")
-		}
-		t.Skip("nginx is not installed")
-	}
-
 	dir := demoDataDir(t)
 	s := startServer(dir)
 	t.Cleanup(func() {
@@ -82,64 +55,28 @@ func TestNginxGateway(t *testing.T) {
 	}))
 	defer upstream.Close()
 
-	prefix := t.TempDir()
-	for _, d := range []string{"tmp", "logs"} {
-		os.MkdirAll(filepath.Join(prefix, d), 0o777)
+	listen, err := cluster.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
 	}
-	listen := freePort(t)
 	block := strings.NewReplacer(
 		"127.0.0.1:8080", strings.TrimPrefix(base, "http://"),
 		"127.0.0.1:9000", strings.TrimPrefix(upstream.URL, "http://"),
 	).Replace(nginxConfig(t))
-	conf := fmt.Sprintf(`daemon off;
-master_process off;
-worker_processes 1;
-pid %[1]s/nginx.pid;
-error_log %[1]s/logs/error.log warn;
-events { worker_connections 64; }
-http {
-    access_log off;
-    client_body_temp_path %[1]s/tmp/body;
-    proxy_temp_path %[1]s/tmp/proxy;
-    fastcgi_temp_path %[1]s/tmp/fastcgi;
-    uwsgi_temp_path %[1]s/tmp/uwsgi;
-    scgi_temp_path %[1]s/tmp/scgi;
-    server {
-        listen %[2]s;
-%[3]s
-    }
-}
-`, prefix, listen, block)
-	confPath := filepath.Join(prefix, "nginx.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
+	lb, err := cluster.StartNginx(t.TempDir(), listen, "    server {\n        listen "+listen+";\n"+block+"\n    }\n")
+	if errors.Is(err, cluster.ErrNoNginx) && os.Getenv("CI") == "" {
+		t.Skip(err)
 	}
-	var nginxOut bytes.Buffer
-	cmd := exec.Command(nginx, "-p", prefix, "-c", confPath)
-	cmd.Stdout, cmd.Stderr = &nginxOut, &nginxOut
-	if err := cmd.Start(); err != nil {
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		cmd.Wait()
+		lb.Stop()
 		if t.Failed() {
-			log, _ := os.ReadFile(filepath.Join(prefix, "logs", "error.log"))
-			t.Logf("nginx output:\n%s\nnginx error log:\n%s", nginxOut.String(), log)
+			t.Logf("nginx output:\n%s\nnginx error log:\n%s", lb.Output(), lb.ErrorLog())
 		}
 	})
-	gateway := "http://" + listen
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if resp, err := http.Get(gateway + "/marketplace/"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nginx did not start: %s", nginxOut.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	gateway := lb.URL()
 
 	// Tokens: an automation token holding Access management (to disable the
 	// other through the API), and a caller holding Marketplace only.

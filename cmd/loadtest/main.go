@@ -12,7 +12,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,6 +21,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"gatehouse/cmd/internal/cluster"
 )
 
 func main() {
@@ -165,14 +166,7 @@ func (r *result) add(o result, rounds int) {
 
 func numCPU() int { return runtime.NumCPU() }
 
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
+func freeAddr() (string, error) { return cluster.FreeAddr() }
 
 // startServer starts "gatehouse serve" (with --demo if demo) on addr with the
 // data directory, writing its log to log at warn level, since the runs

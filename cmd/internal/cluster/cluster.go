@@ -240,6 +240,9 @@ func (r *Replica) Log() string {
 	return string(b)
 }
 
+// FreeAddr is a free port on 127.0.0.1, as host:port.
+func FreeAddr() (string, error) { return freeAddr() }
+
 func freeAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

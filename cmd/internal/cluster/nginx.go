@@ -3,7 +3,7 @@ package cluster
 import (
 	"bytes"
 	"fmt"
-	"net/http"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -76,8 +76,24 @@ func findNginx() (string, error) {
 	return "", ErrNoNginx
 }
 
-// startNginx runs nginx in the foreground with its files under prefix.
+// startNginx runs nginx in front of the replicas with the configuration
+// docs/deploy.md shows, on plain HTTP on the loopback interface.
 func startNginx(prefix string, replicas []string) (*Nginx, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	return StartNginx(prefix, addr, strings.NewReplacer(
+		tlsLines, "    listen "+addr+";\n",
+		// Which replica answered, for the tests.
+		"proxy_pass http://gatehouse;", "proxy_pass http://gatehouse;\n        add_header X-Gatehouse-Replica $upstream_addr always;",
+	).Replace(NginxConfig(replicas)))
+}
+
+// StartNginx runs nginx in the foreground, its files under prefix, with
+// httpBlock (upstreams and servers, one listening on addr) as the content of
+// its http block, and waits until addr accepts connections.
+func StartNginx(prefix, addr, httpBlock string) (*Nginx, error) {
 	bin, err := findNginx()
 	if err != nil {
 		return nil, err
@@ -86,10 +102,6 @@ func startNginx(prefix string, replicas []string) (*Nginx, error) {
 		if err := os.MkdirAll(filepath.Join(prefix, d), 0o700); err != nil {
 			return nil, err
 		}
-	}
-	addr, err := freeAddr()
-	if err != nil {
-		return nil, err
 	}
 	conf := fmt.Sprintf(`daemon off;
 master_process off;
@@ -106,12 +118,7 @@ http {
     scgi_temp_path %[1]s/tmp/scgi;
 %[2]s
 }
-`, prefix, strings.NewReplacer(
-		// Plain HTTP on the loopback interface for the tests.
-		tlsLines, "    listen "+addr+";\n",
-		// Which replica answered, for the tests.
-		"proxy_pass http://gatehouse;", "proxy_pass http://gatehouse;\n        add_header X-Gatehouse-Replica $upstream_addr always;",
-	).Replace(NginxConfig(replicas)))
+`, prefix, httpBlock)
 	path := filepath.Join(prefix, "nginx.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		return nil, err
@@ -123,11 +130,9 @@ http {
 		return nil, err
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if resp, err := http.Get(n.URL() + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return n, nil
-			}
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return n, nil
 		}
 		if time.Now().After(deadline) {
 			n.Stop()
@@ -135,6 +140,9 @@ http {
 		}
 	}
 }
+
+// Output is what nginx wrote to its standard output and error.
+func (n *Nginx) Output() string { return n.out.String() }
 
 // ErrorLog is nginx's error log.
 func (n *Nginx) ErrorLog() string {
