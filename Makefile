@@ -56,10 +56,13 @@ deps:
 	$(GO) mod download
 
 ## test: every test, race detector on, browser tests in headless Chromium;
-## then the store's and the handlers' tests again on PostgreSQL (a throwaway
-## server that store/pgtest starts; with CI=true a missing PostgreSQL fails)
+## the multi-process cluster test on its own, printing its propagation
+## figures (PostgreSQL, three replicas, nginx); then the store's and the
+## handlers' tests again on PostgreSQL (a throwaway server that store/pgtest
+## starts; with CI=true a missing PostgreSQL or nginx fails)
 test: deps check
-	GATEHOUSE_CHROMIUM=$(CHROMIUM) $(GO) test -race -count=1 -timeout 15m ./...
+	GATEHOUSE_CHROMIUM=$(CHROMIUM) $(GO) test -race -count=1 -timeout 15m -skip '^TestCluster$$' ./...
+	$(GO) test -race -count=1 -timeout 5m -v -run '^TestCluster$$' ./cmd/gatehouse
 	GATEHOUSE_TEST_ENGINE=postgres $(GO) test -count=1 -timeout 15m ./store/... ./handlers
 
 ## bench: list page at 10k tokens (console and API with RQL filters and
