@@ -208,9 +208,9 @@ func logAuditHead(ctx context.Context, st *sqlite.Store, logger *slog.Logger, la
 	return head
 }
 
-// sweepSessions deletes expired sessions, and logos uploaded for tokens never
-// added, every ten minutes, and logs the audit trail's head hourly when it
-// has moved from head.
+// sweepSessions deletes expired sessions, logos uploaded for tokens never
+// added and login failures too old to count, every ten minutes, and logs the
+// audit trail's head hourly when it has moved from head.
 func sweepSessions(ctx context.Context, st *sqlite.Store, logger *slog.Logger, head store.AuditAnchor) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
@@ -228,6 +228,9 @@ func sweepSessions(ctx context.Context, st *sqlite.Store, logger *slog.Logger, h
 			}
 			if err := st.DeleteLogoUploads(ctx, now.Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
 				logger.Error("sweep logo uploads", "error", err)
+			}
+			if _, err := st.DeleteForgottenLoginFailures(ctx); err != nil && ctx.Err() == nil {
+				logger.Error("sweep the login throttle", "error", err)
 			}
 		}
 	}
