@@ -87,6 +87,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		ipExtractor = echo.ExtractIPFromXFFHeader(opts...)
 	}
 
+	// Before the database is opened (and migrated, or seeded): a second
+	// serve on a SQLite database stops here.
+	release, err := lockServe(cfg.data)
+	if err != nil {
+		return err
+	}
+	defer release()
 	st, err := openStore(ctx, cfg.data)
 	if err != nil {
 		return err
