@@ -9,8 +9,8 @@ import (
 
 // Store is what the handlers need of an engine (store/sqlite, …): the
 // accounts' tokens, their audit trail, users, sessions and the login
-// throttle. It is declared
-// here, by its consumer, and the engines fulfil it.
+// throttle. It is declared here, by its consumer, and the engines fulfil
+// it.
 type Store interface {
 	SessionStorage
 	Now() time.Time

@@ -24,7 +24,9 @@ func TestLoginThrottleSharedByReplicas(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { st.Close() })
-		replicas = append(replicas, newTestAppOn(t, st))
+		app := newTestAppOn(t, st)
+		app.clock.freeze()
+		replicas = append(replicas, app)
 	}
 	for i := range store.EmailFreeFailures {
 		r := replicas[i%2].client(t).login("operator@example.com", "wrong")
@@ -58,6 +60,7 @@ func TestLoginThrottleSharedByReplicas(t *testing.T) {
 // that has failed a few times.
 func TestThrottleStaysBounded(t *testing.T) {
 	app := newTestApp(t)
+	app.clock.freeze()
 	ctx := context.Background()
 	st := app.store
 	// An old key with many failures: only its expiry may drop it.

@@ -29,10 +29,10 @@ func (s *Store) AttemptLogin(ctx context.Context, keys ...string) (time.Duration
 		return 0, err
 	}
 	defer tx.Rollback()
-	// Every key gets a row to lock. On PostgreSQL a failed statement would
-	// abort the transaction, so a missing row is inserted with ON CONFLICT
-	// DO NOTHING rather than found missing by a failed INSERT; the rows go
-	// in in key order, as they are locked below, so that attempts inserting
+	// Every key gets a row to lock. On PostgreSQL a failed statement aborts
+	// the transaction, so the rows are created with INSERT … ON CONFLICT DO
+	// NOTHING, which does not fail where a row exists. They go in in key
+	// order, the order they are locked in below, so that attempts creating
 	// the same new keys wait for each other instead of deadlocking.
 	q := `INSERT INTO login_throttle (key, failures, last_failure_at) VALUES ` +
 		strings.Repeat("(?, 0, ?), ", len(keys)-1) + `(?, 0, ?) ON CONFLICT (key) DO NOTHING`
