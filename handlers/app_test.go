@@ -57,11 +57,16 @@ func (s *syncBuffer) String() string {
 type testClock struct {
 	mu  sync.Mutex
 	off time.Duration
+	// at, once freeze has set it, is the time: it moves only by advance.
+	at time.Time
 }
 
 func (c *testClock) now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if !c.at.IsZero() {
+		return c.at
+	}
 	return time.Now().Add(c.off)
 }
 
@@ -69,6 +74,17 @@ func (c *testClock) advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.off += d
+	if !c.at.IsZero() {
+		c.at = c.at.Add(d)
+	}
+}
+
+// freeze stops the clock, for tests whose waits must not run out while
+// they work (a second's back-off, under the race detector).
+func (c *testClock) freeze() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.at = time.Now().Add(c.off)
 }
 
 // newTestApp serves the demo; wrap, when given, stands between the handlers

@@ -121,7 +121,7 @@ func (h *Handler) login(c echo.Context) error {
 	email := strings.TrimSpace(c.FormValue("email"))
 	password := c.FormValue("password")
 	m := views.Login{Email: email, Next: safeNext(c.FormValue("next"))}
-	if !utf8.ValidString(email) || len(email) > 320 {
+	if !utf8.ValidString(email) || len(email) > 320 || strings.ContainsFunc(email, unicode.IsControl) {
 		m.Email = ""
 		m.Error = "Enter the email address you log in with."
 		return h.renderLogin(c, http.StatusBadRequest, m)
@@ -134,8 +134,16 @@ func (h *Handler) login(c echo.Context) error {
 		m.Error = loginFailed
 		return h.renderLogin(c, http.StatusUnauthorized, m)
 	}
-	keys := []string{ipKey(c.RealIP()), "email:" + strings.ToLower(email)}
-	if wait := h.throttle.attempt(keys...); wait > 0 {
+	ctx := c.Request().Context()
+	// The throttle is in the database, so that every replica counts the
+	// same failures; a database that cannot answer it is a 503 like any
+	// other page's.
+	ipKey, emailKey := store.ThrottleIPKey(c.RealIP()), store.ThrottleEmailKey(email)
+	wait, err := h.store.AttemptLogin(ctx, ipKey, emailKey)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
 		secs := int(wait.Round(time.Second) / time.Second)
 		if secs < 1 {
 			secs = 1
@@ -150,10 +158,10 @@ func (h *Handler) login(c echo.Context) error {
 	// takes it back.
 	select {
 	case h.hashSlots <- struct{}{}:
-	case <-c.Request().Context().Done():
-		return c.Request().Context().Err()
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	u, err := h.store.Authenticate(c.Request().Context(), email, password)
+	u, err := h.store.Authenticate(ctx, email, password)
 	<-h.hashSlots
 	if errors.Is(err, store.ErrNotFound) {
 		h.log.Info("login failed", "request_id", requestID(c), "ip", c.RealIP())
@@ -163,15 +171,18 @@ func (h *Handler) login(c echo.Context) error {
 	if errors.Is(err, store.ErrUnavailable) {
 		// The password was never checked: the try counts against no one,
 		// or people retrying through an outage would find themselves
-		// throttled when it ends.
-		h.throttle.forgive(keys[0])
-		h.throttle.forgive(keys[1])
+		// throttled when it ends. (If the database is still away, the
+		// recorded failure stands, forgotten within the hour like any.)
+		if ferr := h.store.ForgiveLogin(ctx, nil, []string{ipKey, emailKey}); ferr != nil {
+			h.log.Warn("forgive a login attempt", "request_id", requestID(c), "error", ferr)
+		}
 	}
 	if err != nil {
 		return err
 	}
-	h.throttle.succeed(keys[1])
-	h.throttle.forgive(keys[0])
+	if err := h.store.ForgiveLogin(ctx, []string{emailKey}, []string{ipKey}); err != nil {
+		return err
+	}
 
 	// A new session at login: whatever session the browser had is ended, so
 	// an id planted before login is worthless after it.
@@ -180,7 +191,7 @@ func (h *Handler) login(c echo.Context) error {
 		return err
 	}
 	if old.ID != "" {
-		if err := h.store.DeleteSession(c.Request().Context(), old.ID); err != nil {
+		if err := h.store.DeleteSession(ctx, old.ID); err != nil {
 			return err
 		}
 	}

@@ -39,7 +39,6 @@ type Handler struct {
 	sealer   *store.Sealer
 	log      *slog.Logger
 	sessions *SessionStore
-	throttle *throttle
 	tls      bool
 	public   string
 	cache    *authCache
@@ -60,7 +59,6 @@ func New(d Deps) *Handler {
 		sealer:    d.Sealer,
 		log:       d.Logger,
 		sessions:  NewSessionStore(d.Store, d.TLS),
-		throttle:  newThrottle(d.Store.Now),
 		tls:       d.TLS,
 		public:    strings.TrimSuffix(d.PublicURL, "/"),
 		cache:     newAuthCache(200_000),

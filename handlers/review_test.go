@@ -66,8 +66,8 @@ func TestParallelLoginsAreThrottled(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if codes[http.StatusUnauthorized] > emailFreeFailures || codes[http.StatusTooManyRequests] == 0 {
-		t.Errorf("15 parallel wrong passwords: %v; want at most %d checked, the rest throttled", codes, emailFreeFailures)
+	if codes[http.StatusUnauthorized] > store.EmailFreeFailures || codes[http.StatusTooManyRequests] == 0 {
+		t.Errorf("15 parallel wrong passwords: %v; want at most %d checked, the rest throttled", codes, store.EmailFreeFailures)
 	}
 }
 

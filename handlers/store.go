@@ -8,8 +8,9 @@ import (
 )
 
 // Store is what the handlers need of an engine (store/sqlite, …): the
-// accounts' tokens, their audit trail, users and sessions. It is declared
-// here, by its consumer, and the engines fulfil it.
+// accounts' tokens, their audit trail, users, sessions and the login
+// throttle. It is declared here, by its consumer, and the engines fulfil
+// it.
 type Store interface {
 	SessionStorage
 	FeedStore
@@ -19,6 +20,8 @@ type Store interface {
 
 	User(ctx context.Context, id string) (store.User, error)
 	Authenticate(ctx context.Context, email, password string) (store.User, error)
+	AttemptLogin(ctx context.Context, keys ...string) (time.Duration, error)
+	ForgiveLogin(ctx context.Context, forget, forgiveOne []string) error
 
 	Token(ctx context.Context, accountID, id string) (store.Token, error)
 	ListTokens(ctx context.Context, accountID string, q store.TokenQuery) (store.TokenPage, error)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"gatehouse/store"
 )
@@ -16,13 +17,15 @@ import (
 // down: the driver's error wrapped in store.ErrUnavailable.
 var errServerDown = fmt.Errorf("%w: failed to connect to `user=gatehouse database=gatehouse`: 127.0.0.1:5432 (127.0.0.1): dial error: dial tcp 127.0.0.1:5432: connect: connection refused", store.ErrUnavailable)
 
-// downStore is the real store with two switches: down makes every call the
-// tests below reach fail as an engine does while its server is down;
+// downStore is the real store with three switches: down makes every call
+// the tests below reach fail as an engine does while its server is down;
 // listDown fails only the token list, as when the database goes away in the
-// middle of a request whose session was read.
+// middle of a request whose session was read; authDown fails only the
+// password check, as when it goes away between the login throttle and the
+// check.
 type downStore struct {
 	Store
-	down, listDown atomic.Bool
+	down, listDown, authDown atomic.Bool
 }
 
 func (s *downStore) fail() error {
@@ -50,7 +53,24 @@ func (s *downStore) Authenticate(ctx context.Context, email, password string) (s
 	if err := s.fail(); err != nil {
 		return store.User{}, err
 	}
+	if s.authDown.Load() {
+		return store.User{}, errServerDown
+	}
 	return s.Store.Authenticate(ctx, email, password)
+}
+
+func (s *downStore) AttemptLogin(ctx context.Context, keys ...string) (time.Duration, error) {
+	if err := s.fail(); err != nil {
+		return 0, err
+	}
+	return s.Store.AttemptLogin(ctx, keys...)
+}
+
+func (s *downStore) ForgiveLogin(ctx context.Context, forget, forgiveOne []string) error {
+	if err := s.fail(); err != nil {
+		return err
+	}
+	return s.Store.ForgiveLogin(ctx, forget, forgiveOne)
 }
 
 func (s *downStore) ListTokens(ctx context.Context, accountID string, q store.TokenQuery) (store.TokenPage, error) {
@@ -173,9 +193,10 @@ func TestDatabaseUnavailable(t *testing.T) {
 		wantUnavailablePage(t, admin.get("/settings/api-tokens?sort=name"), "/settings/api-tokens?sort=name")
 	})
 	t.Run("ConsoleForm", func(t *testing.T) {
-		// A login sent during the outage: nothing to retry by a link, and
-		// the tries do not count as failures once the database is back.
-		for range emailFreeFailures + 3 {
+		// A login sent during the outage: the throttle, in the database,
+		// cannot answer; nothing to retry by a link, and the tries do not
+		// count as failures once the database is back.
+		for range store.EmailFreeFailures + 3 {
 			r := visitor.post("/login", url.Values{"_csrf": {loginCSRF}, "email": {"viewer@example.com"}, "password": {store.DemoPassword}})
 			wantUnavailablePage(t, r, "")
 		}
@@ -202,6 +223,15 @@ func TestDatabaseUnavailable(t *testing.T) {
 	})
 
 	ds.down.Store(false)
+
+	// The database goes away between the throttle and the password check:
+	// the tries, counted as failures by the throttle, are taken back.
+	for range store.EmailFreeFailures + 3 {
+		ds.authDown.Store(true)
+		r := visitor.post("/login", url.Values{"_csrf": {loginCSRF}, "email": {"viewer@example.com"}, "password": {store.DemoPassword}})
+		wantUnavailablePage(t, r, "")
+	}
+	ds.authDown.Store(false)
 
 	if r := admin.get("/readyz"); r.StatusCode != 200 {
 		t.Errorf("readyz once the database is back = %d", r.StatusCode)

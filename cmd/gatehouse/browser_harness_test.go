@@ -55,9 +55,9 @@ const runMainEnv = "GATEHOUSE_TEST_RUN_MAIN"
 
 // TestMain stops the shared Chromium, if a test started one, after the
 // tests. (It is the package's TestMain: another test file that needs one
-// must share this one.)
+// must share this one.) Started with runMainEnv set, the test binary is the
+// program itself, main and its exit status, for the tests of runMain.
 func TestMain(m *testing.M) {
-	// The multi-process tests start this binary as gatehouse itself.
 	if os.Getenv(runMainEnv) == "1" {
 		main()
 		os.Exit(0)

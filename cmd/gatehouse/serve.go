@@ -18,7 +18,7 @@ import (
 
 	"gatehouse/handlers"
 	"gatehouse/store"
-	"gatehouse/store/sqlite"
+	"gatehouse/store/sqldb"
 )
 
 type serveConfig struct {
@@ -87,6 +87,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		ipExtractor = echo.ExtractIPFromXFFHeader(opts...)
 	}
 
+	// Before the database is opened (and migrated, or seeded): a second
+	// serve on a SQLite database stops here.
+	release, err := lockServe(cfg.data)
+	if err != nil {
+		return err
+	}
+	defer release()
 	st, err := openStore(ctx, cfg.data)
 	if err != nil {
 		return err
@@ -112,7 +119,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	} else if wrong > 0 {
 		logger.Warn("token counts were out of step with the tokens and have been rebuilt", "counts", wrong)
 	}
-	head := logAuditHead(ctx, st, logger, store.AuditAnchor{})
+	// Each process logs the head at its start; after that, the hourly job
+	// does, on whichever process claims it.
+	head, err := logAuditHead(ctx, st, logger, store.AuditAnchor{})
+	if err != nil {
+		logger.Error("log the audit head", "error", err)
+	}
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
@@ -155,7 +167,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 	}
 
-	go sweepSessions(ctx, st, logger, head)
+	go runJobs(ctx, st, logger, serveJobs(st, logger, head), jobTick)
 	go h.RunFlusher(ctx)
 	go h.RunFeed(ctx)
 
@@ -190,46 +202,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 }
 
 // logAuditHead logs the anchor of the audit trail's newest record unless it
-// is last's, and returns the one it saw. Shipped off the machine with the
-// rest of the log, these lines let "gatehouse audit verify --anchor" show
-// that no record up to them was later removed or rewritten.
-func logAuditHead(ctx context.Context, st *sqlite.Store, logger *slog.Logger, last store.AuditAnchor) store.AuditAnchor {
+// is last's, and returns the one it saw (last when it could not read one).
+// Shipped off the machine with the rest of the log, these lines let
+// "gatehouse audit verify --anchor" show that no record up to them was
+// later removed or rewritten.
+func logAuditHead(ctx context.Context, st *sqldb.Store, logger *slog.Logger, last store.AuditAnchor) (store.AuditAnchor, error) {
 	head, err := st.AuditHead(ctx)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return last
+		return last, nil
 	case err != nil:
-		if ctx.Err() == nil {
-			logger.Error("read the audit head", "error", err)
-		}
-		return last
+		return last, fmt.Errorf("read the audit head: %w", err)
 	case head != last:
 		logger.Info("audit head", "record", head.ID, "anchor", head.String())
 	}
-	return head
-}
-
-// sweepSessions deletes expired sessions, and logos uploaded for tokens never
-// added, every ten minutes, and logs the audit trail's head hourly when it
-// has moved from head.
-func sweepSessions(ctx context.Context, st *sqlite.Store, logger *slog.Logger, head store.AuditAnchor) {
-	t := time.NewTicker(10 * time.Minute)
-	defer t.Stop()
-	for tick := 1; ; tick++ {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if tick%6 == 0 {
-				head = logAuditHead(ctx, st, logger, head)
-			}
-			now := st.Now()
-			if _, err := st.DeleteExpiredSessions(ctx, now.Add(-handlers.SessionIdleTimeout), now.Add(-handlers.SessionAbsoluteTimeout)); err != nil && ctx.Err() == nil {
-				logger.Error("sweep sessions", "error", err)
-			}
-			if err := st.DeleteLogoUploads(ctx, now.Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
-				logger.Error("sweep logo uploads", "error", err)
-			}
-		}
-	}
+	return head, nil
 }

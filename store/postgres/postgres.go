@@ -199,6 +199,11 @@ func (Dialect) LockAuditChain(ctx context.Context, tx *sqldb.Tx) error {
 	return err
 }
 
+// ForUpdate locks the rows a SELECT reads until the transaction ends. With
+// ORDER BY they are locked in that order, so transactions that lock the same
+// rows in the same order wait for each other instead of deadlocking.
+func (Dialect) ForUpdate() string { return " FOR UPDATE" }
+
 // LockMigrations takes the session advisory lock for migrations on conn, so
 // that replicas starting together migrate one after the other.
 func (Dialect) LockMigrations(ctx context.Context, conn *sql.Conn) (func(), error) {

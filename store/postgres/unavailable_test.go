@@ -125,6 +125,11 @@ func TestStoreDownAndBack(t *testing.T) {
 			"Ping":          st.Ping(ctx),
 			"Accounts":      func() error { _, err := st.Accounts(ctx); return err }(),
 			"CreateAccount": write("During the outage"),
+			"AttemptLogin": func() error {
+				_, err := st.AttemptLogin(ctx, "ip:192.0.2.1", "email:ada@example.com")
+				return err
+			}(),
+			"ForgiveLogin": st.ForgiveLogin(ctx, []string{"email:ada@example.com"}, []string{"ip:192.0.2.1"}),
 		} {
 			if !errors.Is(err, store.ErrUnavailable) {
 				t.Errorf("%s stopped: %s = %v, want store.ErrUnavailable", mode, what, err)

@@ -39,6 +39,11 @@ type Dialect interface {
 	// LockAuditChain makes the transaction the only writer of the audit
 	// chain until it ends, so that records link in one line.
 	LockAuditChain(ctx context.Context, tx *Tx) error
+	// ForUpdate is the clause that ends a SELECT to lock the rows it reads
+	// until the transaction ends, so that a read, a computation in Go and a
+	// write are one step against other writers of the same rows. It is
+	// empty where a write transaction already holds the whole database.
+	ForUpdate() string
 	// Unavailable reports whether err, from the driver or database/sql,
 	// means the database cannot be reached for now (it is down, starting,
 	// shutting down, or the connection broke) rather than that the

@@ -121,6 +121,11 @@ func (Dialect) Search(q string) (string, []any) {
 // so one writer at a time holds the database.
 func (Dialect) LockAuditChain(context.Context, *sqldb.Tx) error { return nil }
 
+// ForUpdate is empty: a write transaction begins IMMEDIATE and holds the
+// database's write lock from its start, so the rows it reads cannot change
+// under it.
+func (Dialect) ForUpdate() string { return "" }
+
 // LockMigrations needs nothing either, for the same reason: each migration
 // is an IMMEDIATE transaction, and the migrations table says what is done.
 func (Dialect) LockMigrations(context.Context, *sql.Conn) (func(), error) { return func() {}, nil }
