@@ -41,6 +41,13 @@ func serveJobs(st *sqldb.Store, logger *slog.Logger, head store.AuditAnchor) []j
 			_, err := st.DeleteForgottenLoginFailures(ctx)
 			return err
 		}},
+		// A replica more than an hour behind the change log has been
+		// reading the database (fail closed) and starts again from the
+		// head: older entries serve no one.
+		{"prune-token-changes", 10 * time.Minute, func(ctx context.Context) error {
+			_, err := st.PruneTokenChanges(ctx, st.Now().Add(-time.Hour))
+			return err
+		}},
 		// The head is logged when it has moved since this process last
 		// logged it.
 		{"log-audit-head", time.Hour, func(ctx context.Context) (err error) {

@@ -107,6 +107,17 @@ func TestServeJobs(t *testing.T) {
 	if err := st.DB().QueryRow(`SELECT id, account_id FROM users WHERE lower(email) = 'admin@example.com'`).Scan(&userID, &accountID); err != nil {
 		t.Fatal(err)
 	}
+	admin, err := st.User(ctx, userID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed, _, err := st.CreateToken(ctx, sealer, store.UserActor(admin, "192.0.2.1", "jobs-test"), accountID, store.NewToken{Name: "Changed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.DisableToken(ctx, store.UserActor(admin, "192.0.2.1", "jobs-test"), accountID, changed.ID, 0, ""); err != nil {
+		t.Fatal(err)
+	}
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	head, err := logAuditHead(ctx, st, logger, store.AuditAnchor{})
@@ -127,7 +138,7 @@ func TestServeJobs(t *testing.T) {
 	}
 	clock.advance(25 * time.Hour)
 	runDueJobs(ctx, st, logger, jobs)
-	for table, want := range map[string]int{"sessions": 0, "logo_uploads": 0, "login_throttle": 0} {
+	for table, want := range map[string]int{"sessions": 0, "logo_uploads": 0, "login_throttle": 0, "token_changes": 0} {
 		var n int
 		if err := st.DB().QueryRow(`SELECT COUNT(*) FROM ` + table).Scan(&n); err != nil || n != want {
 			t.Errorf("%s after the jobs: %d rows, %v; want %d", table, n, err, want)
