@@ -48,6 +48,10 @@ func serveJobs(st *sqldb.Store, logger *slog.Logger, head store.AuditAnchor) []j
 			_, err := st.PruneTokenChanges(ctx, st.Now().Add(-time.Hour))
 			return err
 		}},
+		{"prune-token-rejections", 10 * time.Minute, func(ctx context.Context) error {
+			_, err := st.PruneTokenRejections(ctx, st.Now().Add(-24*time.Hour))
+			return err
+		}},
 		// The head is logged when it has moved since this process last
 		// logged it.
 		{"log-audit-head", time.Hour, func(ctx context.Context) (err error) {

@@ -118,6 +118,12 @@ func TestServeJobs(t *testing.T) {
 	if _, err := st.DisableToken(ctx, store.UserActor(admin, "192.0.2.1", "jobs-test"), accountID, changed.ID, 0, ""); err != nil {
 		t.Fatal(err)
 	}
+	if err := st.RecordRejections(ctx, []store.Rejection{{TokenID: changed.ID, Minute: st.Now().Add(-time.Hour).Truncate(time.Minute), Count: 2, Status: store.StatusDisabled}}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := st.RecordPendingRejections(ctx, st.Now()); err != nil || n != 1 {
+		t.Fatalf("recorded %d refused-call minutes, %v; want 1", n, err)
+	}
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	head, err := logAuditHead(ctx, st, logger, store.AuditAnchor{})
@@ -138,7 +144,7 @@ func TestServeJobs(t *testing.T) {
 	}
 	clock.advance(25 * time.Hour)
 	runDueJobs(ctx, st, logger, jobs)
-	for table, want := range map[string]int{"sessions": 0, "logo_uploads": 0, "login_throttle": 0, "token_changes": 0} {
+	for table, want := range map[string]int{"sessions": 0, "logo_uploads": 0, "login_throttle": 0, "token_changes": 0, "token_rejections": 0} {
 		var n int
 		if err := st.DB().QueryRow(`SELECT COUNT(*) FROM ` + table).Scan(&n); err != nil || n != want {
 			t.Errorf("%s after the jobs: %d rows, %v; want %d", table, n, err, want)

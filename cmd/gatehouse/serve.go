@@ -195,6 +195,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := h.Flush(shutdownCtx, true); err != nil {
 		logger.Error("flush last access at shutdown", "error", err)
 	}
+	// On SQLite this process is the only one counting refused calls: their
+	// minutes, the current one too, are complete and get their records now,
+	// not at the next start. (A replica leaves them to the others.)
+	if engine, _, _ := cfg.data.engine(); engine != "postgres" {
+		if _, err := st.RecordPendingRejections(shutdownCtx, st.Now().Add(time.Minute+store.RejectionGrace)); err != nil {
+			logger.Error("record refused calls at shutdown", "error", err)
+		}
+	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

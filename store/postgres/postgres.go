@@ -59,7 +59,17 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("%w at %s:%d: %s", ErrConnect, cfg.Host, cfg.Port, pgErrText(err))
 	}
-	return sqldb.New(ctx, db, Dialect{conn: cfg}, migrations)
+	st, err := sqldb.New(ctx, db, Dialect{conn: cfg}, migrations)
+	if err != nil {
+		return nil, err
+	}
+	// The change feed reads on a connection of its own (SPEC §7: a replica
+	// must show its cache is current even while requests hold the pool).
+	feed := stdlib.OpenDB(*cfg)
+	feed.SetMaxOpenConns(1)
+	feed.SetMaxIdleConns(1)
+	st.SetFeedPool(feed)
+	return st, nil
 }
 
 // pgErrText is an error's message without the URL (and its password) that

@@ -64,7 +64,7 @@ func (s *Store) RecordRejections(ctx context.Context, rs []store.Rejection) erro
 
 // RecordPendingRejections writes one "rejected" audit record for each token
 // and minute with refused calls no record tells of yet, for the minutes
-// over (with store.RejectionGrace) at now, and forgets counts older than a day.
+// over (with store.RejectionGrace) at now.
 // Every process may call it at any time: a count is recorded by whoever
 // first marks it done, so no minute is recorded twice; calls counted after
 // their minute was recorded (a process that could not reach the database
@@ -104,10 +104,16 @@ func (s *Store) RecordPendingRejections(ctx context.Context, now time.Time) (int
 			written++
 		}
 	}
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM token_rejections WHERE pending = 0 AND minute < ?`, now.Add(-24*time.Hour).UTC()); err != nil {
-		return written, err
-	}
 	return written, nil
+}
+
+// PruneTokenRejections forgets recorded counts of minutes before before.
+func (s *Store) PruneTokenRejections(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM token_rejections WHERE pending = 0 AND minute < ?`, before.UTC())
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // recordRejection writes the record of n refused calls of one token and
@@ -119,8 +125,11 @@ func (s *Store) recordRejection(ctx context.Context, r store.Rejection, total, n
 		return false, err
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `UPDATE token_rejections SET pending = 0 WHERE token_id = ? AND minute = ? AND pending = ?`,
-		r.TokenID, r.Minute, n)
+	// count only grows, so with it the pair cannot return to what was read
+	// after someone recorded it and more calls came.
+	res, err := tx.ExecContext(ctx, `UPDATE token_rejections SET pending = 0
+		WHERE token_id = ? AND minute = ? AND pending = ? AND count = ?`,
+		r.TokenID, r.Minute, n, total)
 	if err != nil {
 		return false, err
 	}

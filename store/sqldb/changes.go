@@ -38,14 +38,14 @@ func (s *Store) logTokenChange(ctx context.Context, tx *Tx, id string) error {
 // empty): where a cache that starts empty begins following it.
 func (s *Store) TokenChangeHead(ctx context.Context) (int64, error) {
 	var head int64
-	err := s.db.QueryRowContext(ctx, `SELECT CAST(COALESCE(MAX(seq), 0) AS BIGINT) FROM token_changes`).Scan(&head)
+	err := s.feedDB().QueryRowContext(ctx, `SELECT CAST(COALESCE(MAX(seq), 0) AS BIGINT) FROM token_changes`).Scan(&head)
 	return head, err
 }
 
 // TokenChangesSince returns up to limit entries of the change log after seq
 // after, oldest first.
 func (s *Store) TokenChangesSince(ctx context.Context, after int64, limit int) ([]store.TokenChange, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT seq, token_id FROM token_changes WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
+	rows, err := s.feedDB().QueryContext(ctx, `SELECT seq, token_id FROM token_changes WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -68,6 +68,21 @@ type Store struct {
 	catalogue []catalogued
 	// tokenOrder holds order expressions built from the module catalogue.
 	tokenOrder map[string]string
+	// feed, when set, is a pool of its own for reading the change log, so
+	// that the verify cache's proof of being current never waits behind
+	// requests for a connection.
+	feed *DB
+}
+
+// SetFeedPool gives the change-log reads a pool of their own; the store
+// closes it with its own.
+func (s *Store) SetFeedPool(db *sql.DB) { s.feed = &DB{db, s.d} }
+
+func (s *Store) feedDB() *DB {
+	if s.feed != nil {
+		return s.feed
+	}
+	return s.db
 }
 
 type catalogued struct {
@@ -264,7 +279,12 @@ func (s *Store) commitTokenChange(ctx context.Context, tx *Tx, id string, logged
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	if s.feed != nil {
+		s.feed.Close()
+	}
+	return s.db.Close()
+}
 
 // DB exposes the database handle for tests and maintenance commands.
 func (s *Store) DB() *DB { return s.db }

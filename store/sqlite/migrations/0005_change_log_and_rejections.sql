@@ -28,3 +28,4 @@ CREATE TABLE token_rejections (
 );
 
 CREATE INDEX token_rejections_pending ON token_rejections (minute) WHERE pending > 0;
+CREATE INDEX token_rejections_by_minute ON token_rejections (minute);
