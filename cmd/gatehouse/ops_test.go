@@ -134,3 +134,53 @@ func TestOpsKeyRotateCommand(t *testing.T) {
 		t.Error("a missing current key file was created")
 	}
 }
+
+// serve warns at start when the data directory or the database can be
+// opened by other users, and says how to fix it; a data directory Gatehouse
+// made itself gets no warning.
+func TestServeWarnsOfOpenFiles(t *testing.T) {
+	private := filepath.Join(t.TempDir(), "data") // made by serve
+	s := startServer(private)
+	if _, err := s.waitListening(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(private); err != nil {
+		t.Fatal(err)
+	} else if fi.Mode().Perm() != 0o700 {
+		t.Errorf("the data directory was made %v, want drwx------", fi.Mode().Perm())
+	}
+	if strings.Contains(s.stderr.String(), "other users of this machine") {
+		t.Errorf("a private data directory was warned about:\n%s", s.stderr.String())
+	}
+	for _, f := range []string{"gatehouse.db", "gatehouse.db-wal", "gatehouse.key"} {
+		if fi, err := os.Stat(filepath.Join(private, f)); err == nil && fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s was created %v, want -rw-------", f, fi.Mode().Perm())
+		}
+	}
+
+	if err := os.Chmod(private, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(private, "gatehouse.db"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s = startServer(private)
+	if _, err := s.waitListening(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+	logs := s.stderr.String()
+	for _, want := range []string{
+		"level=WARN msg=\"other users of this machine can open " + private + ", which holds secrets: chmod 700 " + private + "\"",
+		"chmod 600 " + filepath.Join(private, "gatehouse.db"),
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the log lacks %q:\n%s", want, logs)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -87,6 +88,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		ipExtractor = echo.ExtractIPFromXFFHeader(opts...)
 	}
 
+	warnOpenFiles(cfg, logger)
 	// Before the database is opened (and migrated, or seeded): a second
 	// serve on a SQLite database stops here.
 	release, err := lockServe(cfg.data)
@@ -225,4 +227,27 @@ func logAuditHead(ctx context.Context, st *sqldb.Store, logger *slog.Logger, las
 		logger.Info("audit head", "record", head.ID, "anchor", head.String())
 	}
 	return head, nil
+}
+
+// warnOpenFiles warns when the data directory or the SQLite database can be
+// read by other users of the machine: Gatehouse creates them private (0700,
+// 0600), but they may have been made or copied by hand. (A key file others
+// can read is refused outright.)
+func warnOpenFiles(cfg serveConfig, logger *slog.Logger) {
+	paths := []string{cfg.data.dir}
+	if engine, target, err := cfg.data.engine(); err == nil && engine == "sqlite" {
+		paths = append(paths, target)
+	}
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil || fi.Mode().Perm()&0o077 == 0 {
+			continue
+		}
+		fix := "chmod 600 "
+		if fi.IsDir() {
+			fix = "chmod 700 "
+		}
+		logger.Warn("other users of this machine can open "+p+", which holds secrets: "+fix+p,
+			"path", p, "mode", fi.Mode().Perm().String())
+	}
 }

@@ -7,10 +7,12 @@ import (
 	"gatehouse/store/sqldb"
 	"gatehouse/store/sqlite"
 	"gatehouse/store/storetest"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -83,6 +85,32 @@ func newFixtureWith(t *testing.T, s *sqldb.Store) fixture {
 	}
 	return fixture{s: s, sealer: testSealer(t), acc: acc, other: other, admin: admin,
 		actor: store.UserActor(admin, "192.0.2.1", "test-agent"), modules: mods}
+}
+
+// The database and its -wal and -shm files are created 0600, whatever the
+// umask lets SQLite do (it creates them 0644).
+func TestDatabaseFilesArePrivate(t *testing.T) {
+	storetest.SQLiteOnly(t)
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	path := filepath.Join(t.TempDir(), "g.db")
+	s, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.CreateAccount(context.Background(), "Written", store.AccountClient, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mode := fi.Mode().Perm(); mode != 0o600 {
+			t.Errorf("%s is %v, want -rw-------", filepath.Base(f), mode)
+		}
+	}
 }
 
 func TestOpenAppliesSchemaOnceAndSetsPragmas(t *testing.T) {

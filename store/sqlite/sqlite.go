@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"unicode/utf8"
 
@@ -42,6 +43,16 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// write lock at its start, which also orders the audit chain.
 	q.Set("_txlock", "immediate")
 	q.Set("_time_format", "sqlite")
+	// SQLite creates a database 0644, and its -wal and -shm files with the
+	// database's mode: created here first, all three are 0600, since they
+	// hold password hashes and sealed token values.
+	if path != ":memory:" {
+		if f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+			f.Close()
+		} else if !errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("open database: %w", err)
+		}
+	}
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
