@@ -21,18 +21,33 @@ type stringList []string
 func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
-// keyFlags adds --master-key and --key-file to a command; the function it
-// returns loads the token encryption key once the flags are parsed.
+// keyFlags adds --key-file (and the refused --master-key) to a command; the
+// function it returns loads the token encryption key, from
+// GATEHOUSE_MASTER_KEY or the key file, once the flags are parsed.
 func keyFlags(fs *flag.FlagSet, getenv func(string) string, data *dataOpts) func() (*store.Sealer, error) {
-	masterKey := fs.String("master-key", getenv("GATEHOUSE_MASTER_KEY"), "base64 32-byte key (GATEHOUSE_MASTER_KEY; default: the key file)")
-	keyFile := fs.String("key-file", getenv("GATEHOUSE_KEY_FILE"), "key file (GATEHOUSE_KEY_FILE; default DATA/gatehouse.key)")
+	refuseMasterKeyFlag(fs)
+	keyFile := fs.String("key-file", getenv("GATEHOUSE_KEY_FILE"), "key file (GATEHOUSE_KEY_FILE; default DATA/gatehouse.key); or set GATEHOUSE_MASTER_KEY to the base64 key")
 	return func() (*store.Sealer, error) {
 		if *keyFile == "" {
 			*keyFile = filepath.Join(data.dir, "gatehouse.key")
 		}
-		return loadSealer(*masterKey, *keyFile)
+		return loadSealer(getenv("GATEHOUSE_MASTER_KEY"), *keyFile)
 	}
 }
+
+// refuseMasterKeyFlag defines --master-key only to refuse it, saying why and
+// what to do instead: a key on a command line shows in ps and in the shell's
+// history.
+func refuseMasterKeyFlag(fs *flag.FlagSet) {
+	fs.Var(refusedFlag("a key on the command line shows in ps and in shell history: set GATEHOUSE_MASTER_KEY, or give a key file with --key-file"),
+		"master-key", "not accepted (use GATEHOUSE_MASTER_KEY or --key-file)")
+}
+
+// refusedFlag is a flag that is refused, with its reason, when given.
+type refusedFlag string
+
+func (f refusedFlag) String() string   { return "" }
+func (f refusedFlag) Set(string) error { return errors.New(string(f)) }
 
 // readPassword reads one line from stdin.
 func readPassword(stdin io.Reader, stderr io.Writer) (string, error) {

@@ -197,6 +197,17 @@ func loadSealer(masterKey, keyFile string) (*store.Sealer, error) {
 
 func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
+	// --master-key is refused before the flag package would echo its
+	// value, the key, in its complaint.
+	for _, a := range args {
+		if name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "="); strings.HasPrefix(a, "-") && name == "master-key" && fs.Lookup("master-key") != nil {
+			fmt.Fprintln(stderr, "--master-key is not accepted: "+string(fs.Lookup("master-key").Value.(refusedFlag)))
+			return errUsage
+		}
+		if a == "--" {
+			break
+		}
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err

@@ -89,14 +89,14 @@ func keyCommand(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	// The current key must exist: loading it through the key file would
 	// otherwise create a fresh one that opens nothing.
-	usingMasterKey := fs.Lookup("master-key").Value.String() != ""
+	usingMasterKey := getenv("GATEHOUSE_MASTER_KEY") != ""
 	currentFile := fs.Lookup("key-file").Value.String()
 	if currentFile == "" {
 		currentFile = filepath.Join(data.dir, "gatehouse.key")
 	}
 	if !usingMasterKey {
 		if _, err := os.Stat(currentFile); err != nil {
-			return fmt.Errorf("current key file: %w (give the current key with --key-file or --master-key)", err)
+			return fmt.Errorf("current key file: %w (give the current key with --key-file or GATEHOUSE_MASTER_KEY)", err)
 		}
 		if abs(currentFile) == abs(*newKeyFile) {
 			return errors.New("--new-key-file must differ from the current key file")
@@ -135,7 +135,7 @@ func keyCommand(ctx context.Context, args []string, getenv func(string) string, 
 	fmt.Fprintf(stdout, "Re-sealed %d token values under the new key; nothing else changed.\n", n)
 	fmt.Fprintln(stdout, "Next: start the server with the new key (a server still running holds the old one and cannot show token values):")
 	if usingMasterKey {
-		fmt.Fprintf(stdout, "  set --master-key / GATEHOUSE_MASTER_KEY to the contents of %s, or unset it and pass --key-file %s.\n", *newKeyFile, *newKeyFile)
+		fmt.Fprintf(stdout, "  set GATEHOUSE_MASTER_KEY to the contents of %s, or unset it and pass --key-file %s.\n", *newKeyFile, *newKeyFile)
 	} else {
 		fmt.Fprintf(stdout, "  move %s over %s (keep mode 0600), or pass --key-file %s.\n", *newKeyFile, currentFile, *newKeyFile)
 	}

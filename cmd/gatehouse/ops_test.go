@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"database/sql"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -121,10 +125,25 @@ func TestOpsKeyRotateCommand(t *testing.T) {
 	if _, err := os.Stat(another); !os.IsNotExist(err) {
 		t.Errorf("a failed rotation left its new key file: %v", err)
 	}
-	// The rotated key, given as a master key, is accepted as the current one.
-	out, err = runCLI(t, dir, "", "key", "rotate", "--master-key", strings.TrimSpace(string(newKeyText)), "--new-key-file", another)
-	if err != nil || !strings.Contains(out, "Re-sealed 1 token values") || !strings.Contains(out, "GATEHOUSE_MASTER_KEY") {
-		t.Errorf("rotate from a master key: %v %s", err, out)
+	// The rotated key, given as GATEHOUSE_MASTER_KEY, is accepted as the
+	// current one; on the command line it is refused, saying why.
+	master := strings.TrimSpace(string(newKeyText))
+	var errOut bytes.Buffer
+	if err := run(context.Background(), []string{"key", "rotate", "--data", dir, "--master-key", master, "--new-key-file", another},
+		func(string) string { return "" }, strings.NewReader(""), io.Discard, &errOut); !errors.Is(err, errUsage) ||
+		!strings.Contains(errOut.String(), "shows in ps") || strings.Contains(errOut.String(), master) {
+		t.Errorf("--master-key on the command line: %v %q; want a usage error that says why, without the key", err, errOut.String())
+	}
+	var stdout bytes.Buffer
+	err = run(context.Background(), []string{"key", "rotate", "--data", dir, "--new-key-file", another},
+		func(k string) string {
+			if k == "GATEHOUSE_MASTER_KEY" {
+				return master
+			}
+			return ""
+		}, strings.NewReader(""), &stdout, io.Discard)
+	if out := stdout.String(); err != nil || !strings.Contains(out, "Re-sealed 1 token values") || !strings.Contains(out, "GATEHOUSE_MASTER_KEY") {
+		t.Errorf("rotate from GATEHOUSE_MASTER_KEY: %v %s", err, out)
 	}
 	// A missing current key file is not silently created.
 	if _, err := runCLI(t, dir, "", "key", "rotate", "--key-file", filepath.Join(dir, "nope.key"), "--new-key-file", filepath.Join(t.TempDir(), "n.key")); err == nil {

@@ -39,8 +39,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	data := dataFlag(fs, getenv)
 	fs.StringVar(&cfg.publicURL, "public-url", getenv("GATEHOUSE_PUBLIC_URL"), "base URL clients use, e.g. https://gatehouse.example (GATEHOUSE_PUBLIC_URL; default http://ADDR)")
 	fs.BoolVar(&cfg.demo, "demo", getenv("GATEHOUSE_DEMO") == "true" || getenv("GATEHOUSE_DEMO") == "1", "fill an empty database with demo accounts, users and tokens (GATEHOUSE_DEMO)")
-	fs.StringVar(&cfg.masterKey, "master-key", getenv("GATEHOUSE_MASTER_KEY"), "base64 32-byte key encrypting token values (GATEHOUSE_MASTER_KEY; default: the key file)")
-	fs.StringVar(&cfg.keyFile, "key-file", getenv("GATEHOUSE_KEY_FILE"), "key file, created with mode 0600 when missing (GATEHOUSE_KEY_FILE; default DATA/gatehouse.key)")
+	cfg.masterKey = getenv("GATEHOUSE_MASTER_KEY") // never a flag: ps would show it
+	refuseMasterKeyFlag(fs)
+	fs.StringVar(&cfg.keyFile, "key-file", getenv("GATEHOUSE_KEY_FILE"), "key file, created with mode 0600 when missing (GATEHOUSE_KEY_FILE; default DATA/gatehouse.key); or set GATEHOUSE_MASTER_KEY to the base64 key")
 	fs.StringVar(&cfg.tlsCert, "tls-cert", getenv("GATEHOUSE_TLS_CERT"), "TLS certificate file (GATEHOUSE_TLS_CERT)")
 	fs.StringVar(&cfg.tlsKey, "tls-key", getenv("GATEHOUSE_TLS_KEY"), "TLS private key file (GATEHOUSE_TLS_KEY)")
 	fs.StringVar(&cfg.trustedProxies, "trusted-proxies", getenv("GATEHOUSE_TRUSTED_PROXIES"), "comma-separated CIDRs whose X-Forwarded-For is believed (GATEHOUSE_TRUSTED_PROXIES)")
