@@ -89,7 +89,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		ipExtractor = echo.ExtractIPFromXFFHeader(opts...)
 	}
 
-	warnOpenFiles(cfg, logger)
 	// Before the database is opened (and migrated, or seeded): a second
 	// serve on a SQLite database stops here.
 	release, err := lockServe(cfg.data)
@@ -101,6 +100,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	warnOpenFiles(cfg, logger)
 	defer st.Close()
 	sealer, err := loadSealer(cfg.masterKey, cfg.keyFile)
 	if err != nil {
