@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -401,5 +402,41 @@ func TestLastAccessAndRejectionsAreBatched(t *testing.T) {
 	json.Unmarshal([]byte(raw), &details)
 	if details.Count != 5 {
 		t.Errorf("rejected record counts %d calls, want 5 (%s)", details.Count, raw)
+	}
+}
+
+// A token value a client puts in the URL path, or anywhere else that is
+// logged, never reaches the log: whatever is shaped like a secret is
+// redacted.
+func TestNoSecretInTheLog(t *testing.T) {
+	app := newTestApp(t)
+	_, value := app.apiToken(t, app.acc.ID, "Pasted", "MOD-1756")
+	secret := value[strings.LastIndex(value, ":")+1:]
+	for _, path := range []string{
+		"/public/v1/accounts/api-tokens/" + value,
+		"/public/v1/accounts/api-tokens/" + url.PathEscape(value) + "/enable",
+		"/settings/api-tokens/" + secret,
+		"/public/v1/auth/verify/" + value,
+	} {
+		req, _ := http.NewRequest(http.MethodGet, app.srv.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+value)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	logs := app.logs.String()
+	if strings.Contains(logs, secret) || strings.Contains(logs, secret[:40]) {
+		t.Errorf("the log holds the secret:\n%s", logs)
+	}
+	if strings.Count(logs, "[redacted]") < 4 {
+		t.Errorf("the logged paths were not redacted:\n%s", logs)
+	}
+	if got := store.RedactSecrets("/x/idt:TKN-1234-5678:" + secret + "/y"); got != "/x/idt:TKN-1234-5678:[redacted]/y" {
+		t.Errorf("RedactSecrets = %q", got)
+	}
+	if got := store.RedactSecrets("/static/05441da279/app.css?page=2"); got != "/static/05441da279/app.css?page=2" {
+		t.Errorf("RedactSecrets changed an ordinary path: %q", got)
 	}
 }

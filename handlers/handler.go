@@ -54,6 +54,7 @@ func New(d Deps) *Handler {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
+	d.Logger = slog.New(redactingHandler{d.Logger.Handler()})
 	h := &Handler{
 		store:     d.Store,
 		sealer:    d.Sealer,

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 )
 
@@ -217,4 +218,18 @@ func LoadOrCreateKey(path string) ([]byte, error) {
 		return nil, fmt.Errorf("key file %s: %w", path, err)
 	}
 	return key, nil
+}
+
+// secretShaped matches what could be a token's secret, with or without the
+// idt:TKN-…: before it: a run of 40 or more base62 characters.
+var secretShaped = regexp.MustCompile(`[0-9A-Za-z]{40,}`)
+
+// RedactSecrets replaces everything in s shaped like a token's secret with
+// [redacted], for text that is logged: a client may put a token value
+// anywhere, the URL path included.
+func RedactSecrets(s string) string {
+	if len(s) < 40 {
+		return s
+	}
+	return secretShaped.ReplaceAllString(s, "[redacted]")
 }
