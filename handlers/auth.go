@@ -200,6 +200,9 @@ func (h *Handler) login(c echo.Context) error {
 	sess.Options = &opts
 	sess.IsNew = true
 	sess.Values[keyUserID] = u.ID
+	if sess.Values[keyCSRF], err = newCSRFSecret(); err != nil {
+		return err
+	}
 	if err := h.sessions.Save(c.Request(), c.Response(), sess); err != nil {
 		return err
 	}

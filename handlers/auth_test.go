@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -329,5 +330,66 @@ func TestOversizeBody(t *testing.T) {
 	r := c.post("/login", url.Values{"_csrf": {tok}, "email": {strings.Repeat("a", 2<<20)}})
 	if r.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Errorf("2 MB login form = %d, want 413", r.StatusCode)
+	}
+}
+
+// TestCSRFBoundToSession: a logged-in form's token is the session's own
+// secret, not whatever the CSRF cookie holds, so a sender that can plant a
+// cookie (and omits Sec-Fetch-Site) cannot choose the token; and a token in
+// the query string of a POST is refused even when it is the right one.
+func TestCSRFBoundToSession(t *testing.T) {
+	app := newTestApp(t)
+	admin := app.client(t)
+	admin.mustLogin("admin@example.com")
+	tok := app.demoToken(t, "CI pipeline")
+	path := "/settings/api-tokens/" + tok.ID + "/disable"
+	form, r := admin.confirmForm(path)
+	if r.StatusCode != http.StatusOK || form.Get("_csrf") == "" {
+		t.Fatalf("confirm page = %d, form %v", r.StatusCode, form)
+	}
+	good := form.Get("_csrf")
+	if ck := admin.cookie(CSRFCookie); ck != nil && ck.Value == good {
+		t.Fatal("the logged-in form's token is the CSRF cookie's value")
+	}
+
+	// A planted cookie with a token of the sender's choosing, no
+	// Sec-Fetch-Site (an old browser, a non-browser client).
+	planted := strings.Repeat("P", csrfLen)
+	admin.setCookie(CSRFCookie, planted)
+	forged := url.Values{"_csrf": {planted}, "version": {form.Get("version")}, "reason": {"forged"}}
+	req, _ := http.NewRequest(http.MethodPost, app.srv.URL+path, strings.NewReader(forged.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if r := admin.do(req); r.StatusCode != http.StatusForbidden {
+		t.Errorf("planted cookie and matching token = %d, want 403", r.StatusCode)
+	}
+
+	// Another session's token is not this one's.
+	other := app.client(t)
+	other.mustLogin("operator@example.com")
+	otherForm, _ := other.confirmForm(path)
+	if otherForm.Get("_csrf") == good {
+		t.Fatal("two sessions share a CSRF token")
+	}
+	form2 := url.Values{"_csrf": {otherForm.Get("_csrf")}, "version": {form.Get("version")}}
+	if r := admin.post(path, form2); r.StatusCode != http.StatusForbidden {
+		t.Errorf("another session's token = %d, want 403", r.StatusCode)
+	}
+
+	// The right token, but in the query string.
+	q := url.Values{"version": {form.Get("version")}}
+	if r := admin.post(path+"?_csrf="+url.QueryEscape(good), q); r.StatusCode != http.StatusForbidden ||
+		!strings.Contains(r.body, "sent in the address") {
+		t.Errorf("token in the query string = %d, want 403 saying why", r.StatusCode)
+	}
+	if got, err := app.store.Token(context.Background(), app.acc.ID, tok.ID); err != nil || got.Status != tok.Status {
+		t.Fatalf("after refused posts the token is %v (%v), want %v", got.Status, err, tok.Status)
+	}
+
+	// The session's own token, in the body, works.
+	if r := admin.post(path, form); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the session's token = %d, want 303: %s", r.StatusCode, r.body)
+	}
+	if got, _ := app.store.Token(context.Background(), app.acc.ID, tok.ID); got.Status != store.StatusDisabled {
+		t.Errorf("status after disable = %v", got.Status)
 	}
 }

@@ -23,11 +23,34 @@ func csrfToken(c echo.Context) string {
 
 // csrf is middleware that requires every state-changing request to come from
 // this site's own pages: the browser's Sec-Fetch-Site must not say another
-// site sent it, and the request must carry the token of the CSRF cookie.
-// Both checks apply; one does not excuse the other.
+// site sent it, and the request must carry the CSRF token in its body or the
+// X-CSRF-Token header (never the query string, which is logged and kept in
+// histories). Both checks apply; one does not excuse the other.
+//
+// A logged-in request's token is a secret kept in its server-side session
+// (made at login), so a cookie planted by another site is worth nothing.
+// Before login there is no session: the login form's token is the CSRF
+// cookie's, and login makes a new session with a new secret.
 func (h *Handler) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if ck, err := c.Cookie(CSRFCookie); err == nil && len(ck.Value) == 43 {
+		sess, err := h.session(c)
+		if err != nil {
+			return err
+		}
+		if uid, _ := sess.Values[keyUserID].(string); uid != "" && sess.ID != "" {
+			secret, _ := sess.Values[keyCSRF].(string)
+			if len(secret) != csrfLen {
+				// A session from before tokens were kept in it gets one.
+				if secret, err = newCSRFSecret(); err != nil {
+					return err
+				}
+				sess.Values[keyCSRF] = secret
+				if err := h.sessions.Save(c.Request(), c.Response(), sess); err != nil {
+					return err
+				}
+			}
+			c.Set(ctxCSRF, secret)
+		} else if ck, err := c.Cookie(CSRFCookie); err == nil && len(ck.Value) == csrfLen {
 			c.Set(ctxCSRF, ck.Value)
 		} else if err := h.newCSRF(c); err != nil {
 			return err
@@ -42,12 +65,17 @@ func (h *Handler) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 		default:
 			return echo.NewHTTPError(http.StatusForbidden, "This request came from another site and was refused.")
 		}
-		sent := c.Request().Header.Get("X-CSRF-Token")
+		r := c.Request()
+		if _, inQuery := r.URL.Query()["_csrf"]; inQuery {
+			return echo.NewHTTPError(http.StatusForbidden,
+				"The form's security token was sent in the address, where it could be logged, so nothing was changed. Go back, reload the page and try again.")
+		}
+		sent := r.Header.Get("X-CSRF-Token")
 		if sent == "" {
-			if err := parseForm(c.Request()); err != nil {
+			if err := parseForm(r); err != nil {
 				return err
 			}
-			sent = c.Request().FormValue("_csrf")
+			sent = r.PostFormValue("_csrf")
 		}
 		if subtle.ConstantTimeCompare([]byte(sent), []byte(token)) != 1 {
 			return echo.NewHTTPError(http.StatusForbidden,
@@ -57,16 +85,26 @@ func (h *Handler) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// csrfLen is the length of a CSRF token: 32 random bytes, base64url.
+const csrfLen = 43
+
+func newCSRFSecret() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
 // newCSRF gives the browser a new CSRF token. Login and logout call it, so
 // that a token seen before either (planted by another site, say, or read
 // off a shared machine) is worthless after it; forms still open in other tabs
 // then say they have expired.
 func (h *Handler) newCSRF(c echo.Context) error {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
+	token, err := newCSRFSecret()
+	if err != nil {
 		return err
 	}
-	token := base64.RawURLEncoding.EncodeToString(b)
 	c.SetCookie(&http.Cookie{
 		Name: CSRFCookie, Value: token, Path: "/",
 		HttpOnly: true, Secure: h.tls, SameSite: http.SameSiteLaxMode,
