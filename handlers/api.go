@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -268,15 +269,22 @@ type tokenInput struct {
 	Meta         json.RawMessage `json:"$meta"`
 }
 
-// readJSON decodes a JSON body strictly: valid UTF-8, one object, no
-// unknown fields.
+// readJSON decodes a JSON body strictly: sent as application/json, valid
+// UTF-8, one object, no unknown fields and no key twice in an object (which
+// decoders resolve differently: one keeps the first, another the last).
 func readJSON(c echo.Context, v any) error {
+	if err := requireJSONType(c.Request().Header.Get("Content-Type")); err != nil {
+		return err
+	}
 	body, err := io.ReadAll(c.Request().Body)
 	if err != nil {
 		return err
 	}
 	if !utf8.Valid(body) {
 		return &store.ValidationError{Fields: map[string]string{"body": "is not valid UTF-8"}}
+	}
+	if err := checkDuplicateKeys(body); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -287,6 +295,100 @@ func readJSON(c echo.Context, v any) error {
 		return &store.ValidationError{Fields: map[string]string{"body": "has more than one JSON value"}}
 	}
 	return nil
+}
+
+// requireJSONType refuses a body whose Content-Type is not application/json
+// (UTF-8, the only charset JSON has) with 415: a form or text/plain body is
+// not read as JSON, whatever it holds.
+func requireJSONType(ct string) error {
+	mt, params, err := mime.ParseMediaType(ct)
+	if err == nil && mt == echo.MIMEApplicationJSON {
+		if cs, ok := params["charset"]; !ok || strings.EqualFold(cs, "utf-8") {
+			return nil
+		}
+	}
+	shown := ct
+	if shown == "" {
+		shown = "none"
+	} else if len(shown) > 100 || !utf8.ValidString(shown) {
+		shown = "another"
+	} else {
+		shown = strconv.Quote(shown)
+	}
+	return echo.NewHTTPError(http.StatusUnsupportedMediaType,
+		"The body must be JSON sent with Content-Type: application/json; this request's Content-Type is "+shown+".")
+}
+
+// checkDuplicateKeys refuses a JSON text in which an object has a key twice.
+// Keys that differ only in case count as the same: Go's decoder, like many,
+// matches field names without regard to case, so "name" and "Name" would be
+// one field read twice. Malformed JSON is left for the decoder to describe.
+func checkDuplicateKeys(body []byte) error {
+	type level struct {
+		keys      map[string]bool // nil in an array
+		path      string          // "" at the top, "account", "modules[0]"
+		expectKey bool
+		lastKey   string
+		index     int
+	}
+	var stack []*level
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // the end, or malformed: the decoder says which
+		}
+		var top *level
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if k, isKey := tok.(string); isKey && top != nil && top.expectKey {
+			folded := strings.ToLower(k)
+			if top.keys[folded] {
+				where := "the body"
+				if top.path != "" {
+					where = top.path
+				}
+				return &store.ValidationError{Fields: map[string]string{"body": fmt.Sprintf("has the key %q more than once in %s; send each key once.", k, where)}}
+			}
+			top.keys[folded], top.expectKey, top.lastKey = true, false, k
+			continue
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			l := &level{}
+			switch {
+			case top == nil:
+			case top.keys != nil && top.path == "":
+				l.path = top.lastKey
+			case top.keys != nil:
+				l.path = top.path + "." + top.lastKey
+			default:
+				l.path = fmt.Sprintf("%s[%d]", top.path, top.index)
+			}
+			if tok == json.Delim('{') {
+				l.keys, l.expectKey = map[string]bool{}, true
+			}
+			stack = append(stack, l)
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			if len(stack) == 0 {
+				continue
+			}
+			top = stack[len(stack)-1]
+		}
+		// A value was read in top.
+		if top == nil {
+			continue
+		}
+		if top.keys != nil {
+			top.expectKey = true
+		} else {
+			top.index++
+		}
+	}
 }
 
 func (in tokenInput) moduleIDs() []string {
