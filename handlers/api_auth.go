@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -23,11 +24,19 @@ const ctxToken = "gatehouse.token"
 // (before and after the commit) and it drops the token then; a fill that
 // raced with a change is discarded, so a disabled token is refused from the
 // first request after the disable commits.
+//
+// It also remembers, as briefly and under the same rules, the ids the
+// database does not have, so that verifying an unknown id costs what a
+// known id with a wrong secret costs (a lookup and a hash compare) and the
+// time taken does not tell a prober which ids exist. Creating a token adds
+// it to the change log like any other change, which drops such an entry on
+// every replica.
 type authCache struct {
 	mu      sync.RWMutex
 	tokens  map[string]*authEntry
-	epoch   uint64 // bumped by every drop
-	maxSize int
+	absent  map[string]time.Time // ids not in the database, and when that was read
+	epoch   uint64               // bumped by every drop
+	maxSize int                  // of each map
 }
 
 // authEntry is a cached token with the gateway answer prepared, so that a
@@ -37,7 +46,19 @@ type authEntry struct {
 	verifyBody []byte      // the JSON body of /auth/verify
 	headers    [3][]string // X-Gatehouse-Token-Id, -Account-Id, -Modules
 	read       time.Time   // when it was read from the database
+	absent     bool        // absentEntry: the id is not in the database
 }
+
+// absentEntry answers for an id the database does not have. Its hash is
+// random, so no value matches it; the caller compares anyway, so that the
+// call does the work a wrong secret does.
+var absentEntry = func() *authEntry {
+	e := &authEntry{absent: true, AuthToken: store.AuthToken{Hash: make([]byte, sha256.Size)}}
+	if _, err := rand.Read(e.Hash); err != nil {
+		panic(err)
+	}
+	return e
+}()
 
 func newAuthEntry(t store.AuthToken) *authEntry {
 	e := &authEntry{AuthToken: t, read: time.Now()}
@@ -57,19 +78,46 @@ func newAuthEntry(t store.AuthToken) *authEntry {
 }
 
 func newAuthCache(maxSize int) *authCache {
-	return &authCache{tokens: map[string]*authEntry{}, maxSize: maxSize}
+	return &authCache{tokens: map[string]*authEntry{}, absent: map[string]time.Time{}, maxSize: maxSize}
 }
 
-// get returns the cached token, unless it was read more than cacheMaxAge
-// ago, and the epoch to fill it with.
+// get returns the cached token (absentEntry for an id known to be absent),
+// unless it was read more than cacheMaxAge ago, and the epoch to fill it
+// with.
 func (c *authCache) get(id string) (*authEntry, bool, uint64) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	t, ok := c.tokens[id]
-	if ok && time.Since(t.read) > cacheMaxAge {
+	if !ok {
+		var read time.Time
+		if read, ok = c.absent[id]; ok {
+			t = absentEntry
+			if time.Since(read) > cacheMaxAge {
+				return nil, false, c.epoch
+			}
+		}
+	} else if time.Since(t.read) > cacheMaxAge {
 		return nil, false, c.epoch
 	}
 	return t, ok, c.epoch
+}
+
+// putAbsent remembers that the database has no token id, unless a drop
+// happened since epoch was read. Its map is bounded apart from the tokens',
+// so probing many ids cannot push real tokens out.
+func (c *authCache) putAbsent(id string, read time.Time, epoch uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.epoch != epoch {
+		return
+	}
+	if len(c.absent) >= c.maxSize {
+		for k := range c.absent { // drop an arbitrary entry
+			delete(c.absent, k)
+			break
+		}
+	}
+	c.absent[id] = read
 }
 
 // put stores t unless a drop happened since epoch was read.
@@ -92,6 +140,7 @@ func (c *authCache) drop(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.tokens, id)
+	delete(c.absent, id)
 	c.epoch++
 }
 
@@ -100,6 +149,7 @@ func (c *authCache) clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	clear(c.tokens)
+	clear(c.absent)
 	c.epoch++
 }
 
@@ -276,14 +326,11 @@ func (h *Handler) authorize(c echo.Context) (*authEntry, error) {
 		return nil, errAuthFailed
 	}
 	t, err := h.authToken(c.Request().Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, errAuthFailed
-	}
 	if err != nil {
 		return nil, err
 	}
 	sum := sha256.Sum256([]byte(value))
-	if subtle.ConstantTimeCompare(t.Hash, sum[:]) != 1 {
+	if subtle.ConstantTimeCompare(t.Hash, sum[:]) != 1 || t.absent {
 		return nil, errAuthFailed
 	}
 	now := h.store.Now()
@@ -303,7 +350,7 @@ func (h *Handler) authorize(c echo.Context) (*authEntry, error) {
 
 // authToken returns the token from the cache, or from the database when it
 // is not cached or the cache cannot show it is current (the change feed is
-// behind: fail closed).
+// behind: fail closed). An id the database does not have is absentEntry.
 func (h *Handler) authToken(ctx context.Context, id string) (*authEntry, error) {
 	current := h.feed.current()
 	e, ok, epoch := h.cache.get(id)
@@ -312,7 +359,14 @@ func (h *Handler) authToken(ctx context.Context, id string) (*authEntry, error) 
 	}
 	// The epoch is read before the database: if the token changes while it
 	// is read, put discards what was read.
+	read := time.Now()
 	t, err := h.store.TokenForAuth(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		if current {
+			h.cache.putAbsent(id, read, epoch)
+		}
+		return absentEntry, nil
+	}
 	if err != nil {
 		return nil, err
 	}

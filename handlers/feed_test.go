@@ -27,6 +27,16 @@ func until(t *testing.T, limit time.Duration, what string, check func() bool) ti
 	return time.Since(start)
 }
 
+// feedCaughtUp waits until the change feed has read the log from a start
+// later than now, so every change committed before the call is applied.
+func (a *testApp) feedCaughtUp(t *testing.T) {
+	t.Helper()
+	f := a.h.feed
+	mark := int64(time.Since(f.base))
+	f.nudge()
+	until(t, 5*time.Second, "the change feed reads the log", func() bool { return f.syncedAt.Load() > mark })
+}
+
 // Two handlers on one database stand for two replicas: a change made
 // through one reaches the other's warm verify cache through the change log
 // within a second (SPEC §7), typically within milliseconds.
@@ -133,6 +143,7 @@ func TestFeedFailsClosed(t *testing.T) {
 	var broken *feedBreaker
 	app := newTestApp(t, func(s Store) Store { broken = &feedBreaker{Store: s}; return broken })
 	tok, value := app.apiToken(t, app.acc.ID, "Closed", "MOD-1756")
+	app.feedCaughtUp(t) // the creation is logged: let the feed pass it first
 	probe := app.client(t)
 	if r := app.call(t, "GET", "/public/v1/auth/verify", value, ""); r.status != 200 {
 		t.Fatalf("warm-up = %d", r.status)

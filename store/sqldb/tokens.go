@@ -78,7 +78,9 @@ func (s *Store) CreateToken(ctx context.Context, sealer *store.Sealer, actor sto
 	if err != nil {
 		return store.Token{}, "", err
 	}
-	return t, value, tx.Commit()
+	// Logged: a replica that was asked for this id before it existed
+	// remembers it as absent until the change log says otherwise.
+	return t, value, s.commitTokenChange(ctx, tx, id, true)
 }
 
 // setTokenModules replaces a token's granted modules and keeps its
