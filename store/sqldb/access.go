@@ -26,7 +26,7 @@ func (s *Store) RecordAccesses(ctx context.Context, accesses []store.Access) err
 		if _, err := tx.ExecContext(ctx, `UPDATE api_tokens
 			SET last_access_at = ?, last_access_ip = ?, last_access_agent = ?
 			WHERE id = ? AND (last_access_at IS NULL OR last_access_at < ?)`,
-			a.At.UTC(), a.IP, a.UserAgent, a.TokenID, a.At.UTC()); err != nil {
+			a.At.UTC(), store.CleanText(a.IP), store.CleanUserAgent(a.UserAgent), a.TokenID, a.At.UTC()); err != nil {
 			return err
 		}
 	}

@@ -27,6 +27,7 @@ func (s *Store) appendAudit(ctx context.Context, tx *Tx, r store.AuditRecord) (s
 	if r.OccurredAt.IsZero() {
 		r.OccurredAt = s.now()
 	}
+	r = r.Normalized() // once: the bytes hashed are the bytes stored
 	r.OccurredAt = r.OccurredAt.Truncate(time.Millisecond).UTC()
 	if r.Details == "" {
 		r.Details = "{}"

@@ -55,7 +55,7 @@ func (s *Store) RecordRejections(ctx context.Context, rs []store.Rejection) erro
 			ON CONFLICT (token_id, minute) DO UPDATE SET count = token_rejections.count + excluded.count,
 				pending = token_rejections.pending + excluded.pending,
 				status = excluded.status, ip = excluded.ip, user_agent = excluded.user_agent`,
-			r.TokenID, r.Minute.UTC(), r.Status, r.Count, r.Count, r.IP, r.UserAgent); err != nil {
+			r.TokenID, r.Minute.UTC(), r.Status, r.Count, r.Count, store.CleanText(r.IP), store.CleanUserAgent(r.UserAgent)); err != nil {
 			return err
 		}
 	}

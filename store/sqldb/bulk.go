@@ -509,6 +509,9 @@ func (g *bulkGen) flush() error {
 	if len(g.pending) == 0 {
 		return nil
 	}
+	for i := range g.pending {
+		g.pending[i] = g.pending[i].Normalized()
+	}
 	first := g.pending[0]
 	shared := true
 	for _, r := range g.pending {
