@@ -422,9 +422,9 @@ const maxIconChars = (store.MaxLogoBytes+2)/3*4 + len("data:image/jpeg;base64,")
 
 // iconLogo reads the icon of a POST or PUT body as a change of the logo:
 // keep (nil or, on PUT, the token's own icon path sent back), remove (""),
-// or a new logo from a data:image/png or data:image/jpeg base64 URL, whose
-// bytes are checked exactly as an uploaded logo in the console is (by
-// content, at most 5 MB). own is the token's icon path, "" on POST.
+// or a new logo from a data:image/png or data:image/jpeg base64 URL, checked
+// and re-encoded exactly as an uploaded logo in the console is
+// (store.NormalizeLogo). own is the token's icon path, "" on POST.
 func iconLogo(icon *string, own string) (logo []byte, remove bool, err error) {
 	if icon == nil || (own != "" && *icon == own) {
 		return nil, false, nil
@@ -448,11 +448,12 @@ func iconLogo(icon *string, own string) (logo []byte, remove bool, err error) {
 	if len(*icon) > maxIconChars {
 		return nil, false, bad("Logo must be at most 5 MB.")
 	}
-	logo, derr := base64.StdEncoding.DecodeString(data)
+	raw, derr := base64.StdEncoding.DecodeString(data)
 	if derr != nil {
 		return nil, false, bad("The icon's data: URL is not valid base64.")
 	}
-	if _, msg := store.LogoType(logo); msg != "" {
+	logo, _, msg := store.NormalizeLogo(raw)
+	if msg != "" {
 		return nil, false, bad(msg)
 	}
 	return logo, false, nil
@@ -531,8 +532,8 @@ func (h *Handler) apiUpdateToken(c echo.Context) error {
 }
 
 // apiTokenIcon serves a token's logo (the path its icon field names): the
-// bytes as they were checked on the way in, with their content type; 404
-// when the token has none.
+// image as it was re-encoded on the way in, with its content type; 404 when
+// the token has none.
 func (h *Handler) apiTokenIcon(c echo.Context) error {
 	id := c.Param("id")
 	if !tokenIDPattern.MatchString(id) {

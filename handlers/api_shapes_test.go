@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"image"
 	"image/jpeg"
+	"image/png"
 	"net/http"
 	"regexp"
 	"strings"
@@ -143,11 +144,13 @@ func TestAPIIcon(t *testing.T) {
 		t.Error("the logo changed")
 	}
 
-	// A JPEG replaces it; "" removes it.
+	// A JPEG replaces it, kept as the PNG it is re-encoded to; "" removes it.
 	jpg := jpegBytes(t)
 	app.call(t, "PUT", tok.Href, value, body(map[string]any{"icon": dataURL("image/jpeg", jpg)}))
-	if r := app.call(t, "GET", tok.Icon, value, ""); r.status != 200 || r.header.Get("Content-Type") != "image/jpeg" || r.body != string(jpg) {
+	if r := app.call(t, "GET", tok.Icon, value, ""); r.status != 200 || r.header.Get("Content-Type") != "image/png" {
 		t.Errorf("after a JPEG = %d %q", r.status, r.header.Get("Content-Type"))
+	} else if img, err := png.Decode(strings.NewReader(r.body)); err != nil || img.Bounds().Dx() != 4 {
+		t.Errorf("after a JPEG, the icon is not the 4 × 4 PNG: %v", err)
 	}
 	r = app.call(t, "PUT", tok.Href, value, `{"icon":""}`)
 	r.json(t, &after)
@@ -353,7 +356,8 @@ func TestAPIBodyLimits(t *testing.T) {
 	}
 	var tok apiToken
 	r.json(t, &tok)
-	if r := app.call(t, "GET", tok.Icon, value, ""); r.status != http.StatusOK || len(r.body) != store.MaxLogoBytes {
+	// What is kept is the image re-encoded, without the padding after it.
+	if r := app.call(t, "GET", tok.Icon, value, ""); r.status != http.StatusOK || r.body != string(pngBytes) {
 		t.Errorf("the 5 MB logo = %d, %d bytes", r.status, len(r.body))
 	}
 }

@@ -28,7 +28,8 @@ type tokenFields struct {
 }
 
 // readTokenFields reads the token fields of a form, including an uploaded
-// logo, whose size and type are checked here with a message for the field.
+// logo, which is checked and re-encoded here (store.NormalizeLogo) with a
+// message for the field.
 func readTokenFields(c echo.Context) (tokenFields, error) {
 	f := tokenFields{
 		Name:        c.FormValue("name"),
@@ -59,12 +60,15 @@ func readTokenFields(c echo.Context) (tokenFields, error) {
 			return f, err
 		}
 		defer file.Close()
-		f.logo, err = io.ReadAll(io.LimitReader(file, store.MaxLogoBytes+1))
+		raw, err := io.ReadAll(io.LimitReader(file, store.MaxLogoBytes+1))
 		if err != nil {
 			return f, err
 		}
-		if _, msg := store.LogoType(f.logo); msg != "" {
-			f.logoErr = msg + " The file chosen is not one."
+		// Decoded and re-encoded once here; the store's check of the
+		// result again is cheap.
+		var msg string
+		if f.logo, _, msg = store.NormalizeLogo(raw); msg != "" {
+			f.logoErr = msg
 			f.logo = nil
 		}
 	}
@@ -407,8 +411,8 @@ func (h *Handler) updateToken(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/settings/api-tokens/"+t.ID)
 }
 
-// tokenLogo serves a token's logo. Logos are checked by content on the way
-// in and served with nosniff, so they are only ever images.
+// tokenLogo serves a token's logo. Logos are decoded and re-encoded on the
+// way in and served with nosniff, so they are only ever images.
 func (h *Handler) tokenLogo(c echo.Context) error {
 	if !tokenIDPattern.MatchString(c.Param("id")) {
 		return store.ErrNotFound

@@ -1,9 +1,7 @@
 package store
 
 import (
-	"bytes"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -96,10 +94,11 @@ type NewToken struct {
 }
 
 // ValidateToken normalises a token's fields (the name trimmed, modules
-// without repeats) and checks them, returning the logo's content type and the
-// message of each invalid field: the one validation the console and the API
-// share. Whether the modules are enabled for the account is the engine's to
-// check.
+// without repeats, the logo re-encoded by NormalizeLogo) and checks them,
+// returning the logo's content type and the message of each invalid field:
+// the one validation the console and the API share. Whether the modules are
+// enabled for the account is the engine's to check. Decoding a logo takes
+// time and memory, so an engine calls this before its transaction.
 func ValidateToken(nt *NewToken) (logoType string, errs map[string]string) {
 	errs = map[string]string{}
 	nt.Name = strings.TrimSpace(nt.Name)
@@ -111,7 +110,7 @@ func ValidateToken(nt *NewToken) (logoType string, errs map[string]string) {
 	}
 	if len(nt.Logo) > 0 {
 		var m string
-		if logoType, m = LogoType(nt.Logo); m != "" {
+		if nt.Logo, logoType, m = NormalizeLogo(nt.Logo); m != "" {
 			errs["logo"] = m
 		}
 	}
@@ -161,21 +160,6 @@ func ValidateDescription(d string) string {
 		}
 	}
 	return ""
-}
-
-// LogoType returns the content type of a PNG or JPEG logo judged by its bytes,
-// or a message saying why the logo is refused.
-func LogoType(b []byte) (string, string) {
-	if len(b) > MaxLogoBytes {
-		return "", "Logo must be at most 5 MB."
-	}
-	switch {
-	case bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")):
-		return "image/png", ""
-	case http.DetectContentType(b) == "image/jpeg":
-		return "image/jpeg", ""
-	}
-	return "", "Logo must be a PNG or JPEG image."
 }
 
 // TokenOrder is a sort key of the token list.

@@ -556,7 +556,7 @@ func generalFields(m TokenForm) templ.Component {
 			templ_7745c5c3_Var22 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 54, "<fieldset class=\"stack\"><legend>General</legend><div class=\"field\"><span class=\"label\" id=\"logo-label\">Logo <span class=\"muted\">(optional, PNG or JPEG, at most 5 MB)</span></span><div class=\"logo-field\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 54, "<fieldset class=\"stack\"><legend>General</legend><div class=\"field\"><span class=\"label\" id=\"logo-label\">Logo <span class=\"muted\">(optional, PNG or JPEG, at most 5 MB and 4096 pixels a side)</span></span><div class=\"logo-field\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -135,8 +135,7 @@ func TestServeJobs(t *testing.T) {
 	if err := st.CreateSession(ctx, "old-session", userID, "{}"); err != nil {
 		t.Fatal(err)
 	}
-	// The store checks the signature; the handlers decode and re-encode.
-	if _, err := st.SaveLogoUpload(ctx, userID, []byte("\x89PNG\r\n\x1a\n logo")); err != nil {
+	if _, err := st.SaveLogoUpload(ctx, userID, storetest.PNG(8, 8)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.AttemptLogin(ctx, "email:someone@example.com"); err != nil {

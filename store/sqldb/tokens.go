@@ -10,34 +10,38 @@ import (
 	"strings"
 )
 
-func (s *Store) validateNewToken(ctx context.Context, tx *Tx, accountID string, nt *store.NewToken) (string, error) {
-	logoType, errs := store.ValidateToken(nt)
+// checkNewToken adds to errs (store.ValidateToken's messages) one for a
+// module not enabled for the account, and returns them all as a
+// ValidationError, or nil when there are none.
+func checkNewToken(ctx context.Context, tx *Tx, accountID string, nt store.NewToken, errs map[string]string) error {
 	for _, m := range nt.ModuleIDs {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM account_modules WHERE account_id = ? AND module_id = ?`,
 			accountID, m).Scan(&n); err != nil {
-			return "", err
+			return err
 		}
 		if n == 0 {
 			errs["modules"] = fmt.Sprintf("Module %s is not enabled for this account.", m)
 		}
 	}
 	if len(errs) > 0 {
-		return "", &store.ValidationError{Fields: errs}
+		return &store.ValidationError{Fields: errs}
 	}
-	return logoType, nil
+	return nil
 }
 
 // CreateToken adds an Active token to the account and returns it with its
 // value, which is shown once here and otherwise kept only hashed and sealed.
 func (s *Store) CreateToken(ctx context.Context, sealer *store.Sealer, actor store.Actor, accountID string, nt store.NewToken) (store.Token, string, error) {
+	// The logo is decoded before the transaction, which on SQLite holds
+	// the write lock.
+	logoType, errs := store.ValidateToken(&nt)
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return store.Token{}, "", err
 	}
 	defer tx.Rollback()
-	logoType, err := s.validateNewToken(ctx, tx, accountID, &nt)
-	if err != nil {
+	if err := checkNewToken(ctx, tx, accountID, nt, errs); err != nil {
 		return store.Token{}, "", err
 	}
 	now := s.now()
@@ -411,6 +415,10 @@ func (s *Store) RevealToken(ctx context.Context, sealer *store.Sealer, actor sto
 // before and after, in the same transaction. An edit that changes nothing
 // writes nothing and reports changed=false.
 func (s *Store) UpdateToken(ctx context.Context, actor store.Actor, accountID, id string, version int64, u store.TokenUpdate) (t store.Token, changed bool, err error) {
+	// The logo is decoded before the transaction, which on SQLite holds
+	// the write lock.
+	nt := store.NewToken{Name: u.Name, Description: u.Description, ModuleIDs: u.ModuleIDs, Logo: u.Logo}
+	logoType, errs := store.ValidateToken(&nt)
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return store.Token{}, false, err
@@ -420,9 +428,7 @@ func (s *Store) UpdateToken(ctx context.Context, actor store.Actor, accountID, i
 	if err != nil {
 		return store.Token{}, false, err
 	}
-	nt := store.NewToken{Name: u.Name, Description: u.Description, ModuleIDs: u.ModuleIDs, Logo: u.Logo}
-	logoType, err := s.validateNewToken(ctx, tx, accountID, &nt)
-	if err != nil {
+	if err := checkNewToken(ctx, tx, accountID, nt, errs); err != nil {
 		return cur, false, err
 	}
 	if version != 0 && cur.Version != version {

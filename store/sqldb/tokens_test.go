@@ -62,7 +62,7 @@ func TestCreateTokenValidation(t *testing.T) {
 func TestCreateTokenStoresHashAndSealedValue(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	png := []byte("\x89PNG\r\n\x1a\n rest of image")
+	png := storetest.PNG(8, 8)
 	tok, value, err := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, store.NewToken{
 		Name: "Billing", Description: "desc", ModuleIDs: []string{"MOD-2210", "MOD-1756"}, Logo: png,
 	})
@@ -399,7 +399,7 @@ func BenchmarkListTokens10k(b *testing.B) {
 func TestUpdateToken(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	png := []byte("\x89PNG\r\n\x1a\nimage")
+	png := storetest.PNG(8, 8)
 	tok, _, _ := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, store.NewToken{Name: "before", Description: "d", ModuleIDs: []string{"MOD-2210"}})
 
 	// Nothing changed: nothing written.

@@ -11,9 +11,10 @@ import (
 )
 
 // SaveLogoUpload keeps a logo uploaded in the Add wizard until the token is
-// added, and returns the id the later steps carry instead of the bytes.
+// added, re-encoded as store.NormalizeLogo makes it, and returns the id the
+// later steps carry instead of the bytes.
 func (s *Store) SaveLogoUpload(ctx context.Context, userID string, data []byte) (string, error) {
-	ct, msg := store.LogoType(data)
+	data, ct, msg := store.NormalizeLogo(data)
 	if msg != "" {
 		return "", &store.ValidationError{Fields: map[string]string{"logo": msg}}
 	}
