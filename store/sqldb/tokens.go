@@ -12,13 +12,27 @@ import (
 
 func (s *Store) validateNewToken(ctx context.Context, tx *Tx, accountID string, nt *store.NewToken) (string, error) {
 	logoType, errs := store.ValidateToken(nt)
-	for _, m := range nt.ModuleIDs {
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM account_modules WHERE account_id = ? AND module_id = ?`,
-			accountID, m).Scan(&n); err != nil {
+	// The account's rows of the modules are locked, in id order, until the
+	// token is written, against a module being disabled for the account at
+	// the same time (ChangeAccountModules, which takes them in the same
+	// order): if the disable came first, the module is not enabled here;
+	// if this came first, the disable waits, then finds the token and takes
+	// the module from it. Either way no token keeps a module its account
+	// lacks.
+	byID := slices.Sorted(slices.Values(nt.ModuleIDs))
+	missing := map[string]bool{}
+	for _, m := range byID {
+		var id string
+		err := tx.QueryRowContext(ctx, `SELECT module_id FROM account_modules WHERE account_id = ? AND module_id = ?`+s.d.ForUpdate(),
+			accountID, m).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			missing[m] = true
+		} else if err != nil {
 			return "", err
 		}
-		if n == 0 {
+	}
+	for _, m := range nt.ModuleIDs {
+		if missing[m] {
 			errs["modules"] = fmt.Sprintf("Module %s is not enabled for this account.", m)
 		}
 	}
