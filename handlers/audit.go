@@ -25,9 +25,13 @@ const auditPageSize = 25
 
 var auditIDPattern = regexp.MustCompile(`^AUD-\d{4}-\d{4}-\d{4}-\d{4}$`)
 
-// shortEvent is an event name without its platform prefix: "disabled".
+// shortEvent is an event name without its platform prefix: "disabled" for
+// a token's, "account-updated" for an account's own.
 func shortEvent(e string) string {
-	return strings.TrimPrefix(e, "platform.accounts.api-token.")
+	if s, ok := strings.CutPrefix(e, "platform.accounts.api-token."); ok {
+		return s
+	}
+	return strings.ReplaceAll(strings.TrimPrefix(e, "platform.accounts."), ".", "-")
 }
 
 // auditFilter is the filter part of an audit grid's query.
@@ -218,8 +222,13 @@ func auditReason(r store.AuditRecord) string {
 }
 
 func eventLabel(short string) string {
-	if short == "value-viewed" {
+	switch short {
+	case "value-viewed":
 		return "Value viewed"
+	case "account-created":
+		return "Account created"
+	case "account-updated":
+		return "Account updated"
 	}
 	return strings.ToUpper(short[:1]) + short[1:]
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -101,6 +102,51 @@ func TestAuditGridLinksLiveTokens(t *testing.T) {
 	// The token's own grid has no object column to link.
 	if n := c.get("/settings/api-tokens/" + live.ID + "/audit").doc(t).Find("td.cell-object").Length(); n != 0 {
 		t.Errorf("token grid has %d object cells", n)
+	}
+}
+
+// An account's own records (its modules changed from the command line)
+// show in its trail, unlinked, with their object type and a readable
+// event, and the event filter finds them; the tokens that lost a module
+// have records of their own.
+func TestAuditTrailShowsAccountRecords(t *testing.T) {
+	app := newTestApp(t)
+	tok := app.demoToken(t, "Production billing sync")
+	ch, err := app.store.ChangeAccountModules(t.Context(), store.SystemActor, app.acc.ID, nil, []string{"MOD-2210"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(ch.Tokens, func(r store.TokenRef) bool { return r.ID == tok.ID }) {
+		t.Fatalf("%s did not lose MOD-2210: %+v", tok.ID, ch.Tokens)
+	}
+	c := app.client(t)
+	c.mustLogin("viewer@example.com")
+	d := c.get("/settings/audit-trail?event=account-updated").doc(t)
+	rows := d.Find("table.audit-grid tbody tr")
+	if rows.Length() != 1 {
+		t.Fatalf("%d account-updated rows, want 1", rows.Length())
+	}
+	if got := squash(rows.Find(".cell-objtype").Text()); got != store.ObjectTypeAccount {
+		t.Errorf("object type = %q", got)
+	}
+	if got := squash(rows.Find(".cell-object .cell-sub").Text()); got != app.acc.ID || rows.Find(".cell-object a").Length() != 0 {
+		t.Errorf("object cell = %q, want the account's id, unlinked", squash(rows.Find(".cell-object").Text()))
+	}
+	if !strings.Contains(rows.Find(".cell-summary").Text(), "disabled MOD-2210 (Billing)") {
+		t.Errorf("summary = %q", squash(rows.Find(".cell-summary").Text()))
+	}
+	if opt := d.Find(`#event option[value="account-updated"]`); squash(opt.Text()) != "Account updated" || opt.AttrOr("selected", "-") == "-" {
+		t.Errorf("event option = %q", squash(opt.Text()))
+	}
+	d = c.get("/settings/api-tokens/" + tok.ID + "/audit").doc(t)
+	if !strings.Contains(d.Find("table.audit-grid tbody tr").First().Text(), "MOD-2210 (Billing) disabled for its account") {
+		t.Errorf("the token's newest record = %q", squash(d.Find("table.audit-grid tbody tr").First().Text()))
+	}
+	// The API lists them too, as its OpenAPI document says (call checks).
+	_, value := app.apiToken(t, app.acc.ID, "Auditor", "MOD-1756")
+	r := app.call(t, "GET", "/public/v1/audit/records?eq(object.type,Account)", value, "")
+	if r.status != http.StatusOK || !strings.Contains(r.body, `"event":"platform.accounts.account.updated"`) {
+		t.Errorf("API account records = %d %s", r.status, r.body)
 	}
 }
 

@@ -105,6 +105,45 @@ func TestReplicaHonoursAChangeMadeOnAnother(t *testing.T) {
 	})
 }
 
+// A module disabled for an account (gatehouse account modules --disable, a
+// process of its own) is taken from the account's tokens: another replica's
+// warm verify cache stops granting it within a second, and the token's other
+// modules stay granted.
+func TestReplicaHonoursAnAccountModuleDisabledOnAnother(t *testing.T) {
+	open := storetest.Opener(t)
+	apps := make([]*testApp, 2)
+	for i := range apps {
+		st, err := open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		apps[i] = newTestAppOn(t, st)
+	}
+	a, b := apps[0], apps[1]
+	_, value := a.apiToken(t, a.acc.ID, "Billing robot", "MOD-1756", "MOD-2210")
+	for range 3 {
+		if r := b.call(t, "GET", "/public/v1/auth/verify?module=MOD-2210", value, ""); r.status != 200 {
+			t.Fatalf("warm-up on b = %d %s", r.status, r.body)
+		}
+	}
+	ch, err := a.store.ChangeAccountModules(context.Background(), store.SystemActor, a.acc.ID, nil, []string{"MOD-2210"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ch.Tokens) == 0 {
+		t.Fatal("no token lost the module")
+	}
+	took := until(t, time.Second, "b stops granting the module the account lost", func() bool {
+		return b.call(t, "GET", "/public/v1/auth/verify?module=MOD-2210", value, "").status == 403
+	})
+	t.Logf("%s: b honoured the account's module change after %v", storetest.Engine(), took)
+	r := b.call(t, "GET", "/public/v1/auth/verify?module=MOD-1756", value, "")
+	if r.status != 200 || strings.Contains(r.body, "MOD-2210") {
+		t.Errorf("b's answer for the token's other module = %d %s", r.status, r.body)
+	}
+}
+
 // feedBreaker is a store whose change log can be made unreadable, and whose
 // token reads can be made to fail as an unreachable database does.
 type feedBreaker struct {

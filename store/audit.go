@@ -18,10 +18,18 @@ const (
 	EventTokenDeleted     = "platform.accounts.api-token.deleted"
 	EventTokenValueViewed = "platform.accounts.api-token.value-viewed"
 	EventTokenRejected    = "platform.accounts.api-token.rejected"
+	// EventAccountCreated and EventAccountUpdated are about the account
+	// itself: added, or its enabled modules changed (from the command
+	// line). They are in the account's own trail, beside its tokens'.
+	EventAccountCreated = "platform.accounts.account.created"
+	EventAccountUpdated = "platform.accounts.account.updated"
 )
 
-// ObjectTypeToken is the object type of audit records about API tokens.
-const ObjectTypeToken = "API token"
+// Object types of audit records: what a record is about.
+const (
+	ObjectTypeToken   = "API token"
+	ObjectTypeAccount = "Account"
+)
 
 // Actor is who makes a change: a user of the console, a token calling the
 // API, or the system itself, with the client's address and user agent.
@@ -83,6 +91,7 @@ func ChainHash(prev string, r AuditRecord) string {
 var AuditEvents = []string{
 	EventTokenCreated, EventTokenUpdated, EventTokenEnabled, EventTokenDisabled,
 	EventTokenDeleted, EventTokenValueViewed, EventTokenRejected,
+	EventAccountCreated, EventAccountUpdated,
 }
 
 // AuditCountCap bounds how far a trail's records are counted; past it a

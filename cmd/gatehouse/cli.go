@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -95,6 +96,9 @@ func userCommand(ctx context.Context, args []string, getenv func(string) string,
 	defer st.Close()
 	switch sub {
 	case "add":
+		if _, err := st.Account(ctx, account); err != nil {
+			return fmt.Errorf("account %q: %w", account, err)
+		}
 		password, err := readPassword(stdin, stderr)
 		if err != nil {
 			return err
@@ -133,31 +137,135 @@ func userCommand(ctx context.Context, args []string, getenv func(string) string,
 	return nil
 }
 
+// accountCommand adds accounts, lists them, and shows or changes an
+// account's modules.
 func accountCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "list" {
+	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return errUsage
 	}
-	fs := flag.NewFlagSet("account list", flag.ContinueOnError)
+	sub, args := args[0], args[1:]
+	fs := flag.NewFlagSet("account "+sub, flag.ContinueOnError)
 	data := dataFlag(fs, getenv)
-	if err := parseFlags(fs, args[1:], stderr); err != nil {
+	var account, name, typ string
+	var modules, enable, disable stringList
+	switch sub {
+	case "add":
+		fs.StringVar(&name, "name", "", "the account's name")
+		fs.StringVar(&typ, "type", "", "Client, Vendor or Operations")
+		fs.Var(&modules, "module", "module to enable for the account (MOD-…); repeat for more")
+	case "modules":
+		fs.StringVar(&account, "account", "", "account id (ACC-…)")
+		fs.Var(&enable, "enable", "module to enable (MOD-…); repeat for more")
+		fs.Var(&disable, "disable", "module to disable (MOD-…), taken from the account's tokens too; repeat for more")
+	case "list":
+	default:
+		fmt.Fprintf(stderr, "unknown command \"account %s\"\n\n%s", sub, usage)
+		return errUsage
+	}
+	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
+	}
+	if sub == "modules" && account == "" {
+		fmt.Fprintln(stderr, "account modules needs --account ACC-…")
+		return errUsage
 	}
 	st, err := openStore(ctx, data)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	accounts, err := st.Accounts(ctx)
-	if err != nil {
-		return err
+	switch sub {
+	case "add":
+		a, err := st.AddAccount(ctx, store.SystemActor, store.NewAccount{Name: name, Type: typ, ModuleIDs: modules})
+		if err != nil {
+			return err
+		}
+		mods, err := st.AccountModules(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		// The id alone on stdout, for scripts: ACCOUNT=$(gatehouse account add …).
+		fmt.Fprintf(stderr, "Added account %s %q (%s) with %s.\n", a.ID, a.Name, a.Type, describeModules(mods))
+		fmt.Fprintln(stdout, a.ID)
+	case "modules":
+		if len(enable)+len(disable) == 0 {
+			a, err := st.Account(ctx, account)
+			if err != nil {
+				return fmt.Errorf("account %q: %w", account, err)
+			}
+			mods, err := st.AccountModules(ctx, a.ID)
+			if err != nil {
+				return err
+			}
+			return printModules(stdout, mods)
+		}
+		ch, err := st.ChangeAccountModules(ctx, store.SystemActor, account, enable, disable)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("account %q: %w", account, err)
+		}
+		if err != nil {
+			return err
+		}
+		who := fmt.Sprintf("%s (%s)", ch.Account.ID, ch.Account.Name)
+		for _, id := range enable {
+			if !slices.ContainsFunc(ch.Enabled, func(m store.Module) bool { return m.ID == id }) {
+				fmt.Fprintf(stderr, "%s was already enabled for %s: nothing to do.\n", id, who)
+			}
+		}
+		for _, id := range disable {
+			if !slices.ContainsFunc(ch.Disabled, func(m store.Module) bool { return m.ID == id }) {
+				fmt.Fprintf(stderr, "%s was not enabled for %s: nothing to do.\n", id, who)
+			}
+		}
+		for _, m := range ch.Enabled {
+			fmt.Fprintf(stderr, "Enabled %s (%s) for %s.\n", m.ID, m.Name, who)
+		}
+		for _, m := range ch.Disabled {
+			fmt.Fprintf(stderr, "Disabled %s (%s) for %s.\n", m.ID, m.Name, who)
+		}
+		if len(ch.Tokens) > 0 {
+			fmt.Fprintln(stderr, "Taken from the account's API tokens that held it (every running server honours this within a second):")
+			for _, t := range ch.Tokens {
+				fmt.Fprintf(stderr, "  %s %q\n", t.ID, t.Name)
+			}
+		}
+		return printModules(stdout, ch.Modules)
+	case "list":
+		accounts, err := st.Accounts(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tTYPE")
+		for _, a := range accounts {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", a.ID, a.Name, a.Type)
+		}
+		return tw.Flush()
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tTYPE")
-	for _, a := range accounts {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", a.ID, a.Name, a.Type)
+	return nil
+}
+
+// printModules prints an account's enabled modules, one a line.
+func printModules(w io.Writer, mods []store.Module) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "MODULE\tNAME")
+	for _, m := range mods {
+		fmt.Fprintf(tw, "%s\t%s\n", m.ID, m.Name)
 	}
 	return tw.Flush()
+}
+
+// describeModules says which modules an account has, for a sentence.
+func describeModules(mods []store.Module) string {
+	if len(mods) == 0 {
+		return "no modules"
+	}
+	parts := make([]string, len(mods))
+	for i, m := range mods {
+		parts[i] = m.ID + " (" + m.Name + ")"
+	}
+	return "modules " + strings.Join(parts, ", ")
 }
 
 func tokenCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

@@ -143,3 +143,147 @@ func TestDatabaseFlag(t *testing.T) {
 		t.Errorf("a PostgreSQL command made a SQLite file in the data directory")
 	}
 }
+
+// runCLISplit is runCLI with stdout and stderr apart.
+func runCLISplit(t *testing.T, dir, stdin string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err = run(context.Background(), append(args, "--data", dir), func(string) string { return "" },
+		strings.NewReader(stdin), &out, &errOut)
+	return out.String(), errOut.String(), err
+}
+
+// account add prints the new id alone on stdout; bad input is refused with
+// a one-line reason (main exits 2 for it) and changes nothing.
+func TestCLIAccountAdd(t *testing.T) {
+	dir := t.TempDir()
+	stdout, stderr, err := runCLISplit(t, dir, "", "account", "add", "--name", "Example Ltd", "--type", "Operations", "--module", "MOD-1756", "--module", "MOD-9042")
+	if err != nil || !regexp.MustCompile(`^ACC-\d{4}-\d{4}\n$`).MatchString(stdout) {
+		t.Fatalf("account add: %v, stdout %q, stderr %q; want the id alone on stdout", err, stdout, stderr)
+	}
+	id := strings.TrimSpace(stdout)
+	if want := "Added account " + id + ` "Example Ltd" (Operations) with modules MOD-1756 (Access management), MOD-9042 (Account management).`; strings.TrimSpace(stderr) != want {
+		t.Errorf("stderr = %q, want %q", stderr, want)
+	}
+	if out, err := runCLI(t, dir, "", "account", "list"); err != nil || !strings.Contains(out, id+"  Example Ltd  Operations") {
+		t.Errorf("account list: %v %q", err, out)
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"bad type", []string{"--name", "Typo Co", "--type", "Customer"}, `type: must be Client, Vendor or Operations, not "Customer"`},
+		{"unknown module", []string{"--name", "Modules Co", "--type", "Vendor", "--module", "MOD-9999"}, `modules: "MOD-9999" is not in the module catalogue, which has MOD-1756 (Access management), `},
+		{"no name", []string{"--type", "Client"}, "name: is required"},
+		{"duplicate", []string{"--name", "example ltd", "--type", "Client"}, `an account named "Example Ltd" (` + id + `) already exists`},
+	} {
+		stdout, stderr, err := runCLISplit(t, dir, "", append([]string{"account", "add"}, c.args...)...)
+		if err == nil || !badInput(err) || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") || stdout != "" {
+			t.Errorf("%s: err %v, stdout %q, stderr %q; want bad input saying %q on one line", c.name, err, stdout, stderr, c.want)
+		}
+	}
+	if out, _ := runCLI(t, dir, "", "account", "list"); strings.Count(out, "ACC-") != 1 {
+		t.Errorf("refused adds added accounts:\n%s", out)
+	}
+	// user add names the unknown account before it asks for a password.
+	_, stderr, err = runCLISplit(t, dir, "a long enough password\n", "user", "add", "--account", "ACC-0000-0000", "--email", "a@example.com", "--name", "A", "--role", "Administrator")
+	if !badInput(err) || !strings.Contains(err.Error(), `account "ACC-0000-0000": not found`) || strings.Contains(stderr, "Password") {
+		t.Errorf("user add to an unknown account: %v, stderr %q", err, stderr)
+	}
+	// The usage text tells of the commands.
+	if out, _ := runCLI(t, dir, "", "help"); !strings.Contains(out, "gatehouse account add --name … --type Client|Vendor|Operations") ||
+		!strings.Contains(out, "gatehouse account modules --account ACC-…") {
+		t.Errorf("usage:\n%s", out)
+	}
+}
+
+// As a process of its own, a refused account add exits with status 2 and
+// one line.
+func TestCLIAccountAddExitStatus(t *testing.T) {
+	dir := t.TempDir()
+	stderr, status := runMain(t, "account", "add", "--data", dir, "--name", "Modules Co", "--type", "Vendor", "--module", "MOD-9999")
+	if status != 2 || strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, `gatehouse: invalid input: modules: "MOD-9999" is not in the module catalogue`) {
+		t.Errorf("exit status %d, stderr %q; want 2 and one line naming the module", status, stderr)
+	}
+	stderr, status = runMain(t, "account", "modules", "--data", dir, "--account", "ACC-0000-0000", "--enable", "MOD-1756")
+	if status != 2 || stderr != "gatehouse: account \"ACC-0000-0000\": not found\n" {
+		t.Errorf("account modules of an unknown account: exit status %d, stderr %q", status, stderr)
+	}
+}
+
+// account modules shows and changes an account's modules; a disabled
+// module is taken from the tokens that held it, audited, and put in the
+// change log that every serve process follows.
+func TestCLIAccountModules(t *testing.T) {
+	dir := t.TempDir()
+	stdout, _, err := runCLISplit(t, dir, "", "account", "add", "--name", "Modules Co", "--type", "Client", "--module", "MOD-1756", "--module", "MOD-2210")
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc := strings.TrimSpace(stdout)
+	out, err := runCLI(t, dir, "", "token", "create", "--account", acc, "--name", "Billing robot", "--module", "MOD-2210", "--module", "MOD-1756")
+	if err != nil {
+		t.Fatal(err, out)
+	}
+	tok := regexp.MustCompile(`TKN-\d{4}-\d{4}`).FindString(out)
+
+	if stdout, _, err := runCLISplit(t, dir, "", "account", "modules", "--account", acc); err != nil ||
+		stdout != "MODULE    NAME\nMOD-1756  Access management\nMOD-2210  Billing\n" {
+		t.Errorf("account modules: %v\n%s", err, stdout)
+	}
+	stdout, stderr, err := runCLISplit(t, dir, "", "account", "modules", "--account", acc, "--enable", "MOD-1756", "--enable", "MOD-0478")
+	if err != nil || !strings.Contains(stderr, "MOD-1756 was already enabled for "+acc+" (Modules Co): nothing to do.") ||
+		!strings.Contains(stderr, "Enabled MOD-0478 (Marketplace) for "+acc) || !strings.Contains(stdout, "MOD-0478  Marketplace") {
+		t.Errorf("enable: %v\nstdout %s\nstderr %s", err, stdout, stderr)
+	}
+	stdout, stderr, err = runCLISplit(t, dir, "", "account", "modules", "--account", acc, "--disable", "MOD-2210")
+	if err != nil || !strings.Contains(stderr, "Disabled MOD-2210 (Billing) for "+acc) || !strings.Contains(stderr, tok+` "Billing robot"`) ||
+		stdout != "MODULE    NAME\nMOD-1756  Access management\nMOD-0478  Marketplace\n" {
+		t.Errorf("disable: %v\nstdout %s\nstderr %s", err, stdout, stderr)
+	}
+	if _, err := runCLI(t, dir, "", "account", "modules", "--account", acc, "--enable", "MOD-1"); !badInput(err) {
+		t.Errorf("an unknown module: %v", err)
+	}
+	if _, err := runCLI(t, dir, "", "account", "modules", "--enable", "MOD-1756"); !errors.Is(err, errUsage) {
+		t.Errorf("no --account: %v", err)
+	}
+
+	db, err := sql.Open("sqlite", filepath.Join(dir, "gatehouse.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var logged int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM token_changes WHERE token_id = ?`, tok).Scan(&logged); err != nil || logged != 1 {
+		t.Errorf("the token's entries in the change log: %d, %v; want 1 (the disable)", logged, err)
+	}
+	var modules string
+	if err := db.QueryRow(`SELECT COALESCE(GROUP_CONCAT(module_id), '') FROM api_token_modules WHERE token_id = ?`, tok).Scan(&modules); err != nil || modules != "MOD-1756" {
+		t.Errorf("the token's modules: %q, %v", modules, err)
+	}
+	rows, err := db.Query(`SELECT event, object_type, object_id, actor_id, summary FROM audit_records ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var trail []string
+	for rows.Next() {
+		var event, typ, id, actor, summary string
+		rows.Scan(&event, &typ, &id, &actor, &summary)
+		trail = append(trail, strings.Join([]string{event, typ, id, actor, summary}, " | "))
+	}
+	want := []string{
+		"platform.accounts.account.created | Account | " + acc + " | SYSTEM | Account " + acc + " was created.",
+		"platform.accounts.api-token.created | API token | " + tok + " | SYSTEM | API token " + tok + " was created.",
+		"platform.accounts.account.updated | Account | " + acc + " | SYSTEM | Modules of account " + acc + " were changed: enabled MOD-0478 (Marketplace).",
+		"platform.accounts.account.updated | Account | " + acc + " | SYSTEM | Modules of account " + acc + " were changed: disabled MOD-2210 (Billing). 1 API token lost a disabled module.",
+		"platform.accounts.api-token.updated | API token | " + tok + " | SYSTEM | API token " + tok + " was updated (modules): MOD-2210 (Billing) disabled for its account.",
+	}
+	if strings.Join(trail, "\n") != strings.Join(want, "\n") {
+		t.Errorf("audit trail:\n%s\nwant:\n%s", strings.Join(trail, "\n"), strings.Join(want, "\n"))
+	}
+	if out, err := runCLI(t, dir, "", "audit", "verify"); err != nil || !strings.Contains(out, "intact: 5 records") {
+		t.Errorf("audit verify: %v %s", err, out)
+	}
+}

@@ -41,21 +41,37 @@ func main() {
 		os.Exit(2)
 	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
 		os.Exit(2)
+	case badInput(err):
+		fmt.Fprintln(os.Stderr, "gatehouse:", err)
+		os.Exit(2)
 	default:
 		fmt.Fprintln(os.Stderr, "gatehouse:", err)
 		os.Exit(1)
 	}
 }
 
+// badInput reports whether err is about what the command line said rather
+// than a failure: a value the store refused, an id or email that names
+// nothing, a name already taken. main exits with status 2 for it, as for a
+// usage error.
+func badInput(err error) bool {
+	var invalid *store.ValidationError
+	return errors.As(err, &invalid) || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrDuplicate)
+}
+
 const usage = `Gatehouse: the admin console for API tokens.
 
 Usage:
   gatehouse [serve] [flags]                 run the server (the default)
+  gatehouse account add --name … --type Client|Vendor|Operations [--module MOD-… …]
+                                            prints the new ACC- id
+  gatehouse account list
+  gatehouse account modules --account ACC-… [--enable MOD-… …] [--disable MOD-… …]
+                                            shows (or changes) the account's modules
   gatehouse user add --account ACC-… --email … --name … --role Administrator|Operator|Viewer
   gatehouse user list
   gatehouse user set-role --email … --role …
   gatehouse user set-password --email …
-  gatehouse account list
   gatehouse token create --account ACC-… --name … [--module MOD-… …]
   gatehouse audit verify [--anchor SEQ:HASH]   check the audit trail's hash chain
                                             (and that it still holds an anchored record)
@@ -65,8 +81,8 @@ Usage:
   gatehouse version
 
 Passwords are read from standard input (one line). Every command takes
---data DIR (GATEHOUSE_DATA, default ./data). Run "gatehouse serve -h" for the
-server's flags.
+--data DIR (GATEHOUSE_DATA, default ./data) and --database (GATEHOUSE_DATABASE).
+Run "gatehouse serve -h" for the server's flags.
 `
 
 // run is the whole program, callable from tests: args without the program

@@ -129,6 +129,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		logger.Error("log the audit head", "error", err)
 	}
 
+	// A new installation: say how to make the first account and
+	// administrator, with this server's own database in the commands.
+	if has, err := st.HasUsers(ctx); err != nil {
+		return err
+	} else if !has {
+		mods, err := st.Modules(ctx)
+		if err != nil {
+			return err
+		}
+		printFirstUserHint(stderr, logger, cfg, mods)
+	}
+
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err
@@ -251,4 +263,71 @@ func warnOpenFiles(cfg serveConfig, logger *slog.Logger) {
 		logger.Warn("other users of this machine can open "+p+", which holds secrets: "+fix+p,
 			"path", p, "mode", fi.Mode().Perm().String())
 	}
+}
+
+// firstUserCommands are the commands that make a database's first account
+// and administrator, naming the database as serve was given it (a
+// PostgreSQL URL's password hidden); redacted reports whether one was.
+func firstUserCommands(d *dataOpts, mods []store.Module) (commands []string, redacted bool) {
+	var db string
+	switch name, target, _ := d.engine(); {
+	case d.database == "":
+		db = "--data " + shellQuote(absPath(d.dir))
+	case name == "sqlite":
+		db = "--database " + shellQuote("sqlite:"+absPath(target))
+	default:
+		db = "--database " + shellQuote(redactURL(d.database))
+		redacted = db != "--database "+shellQuote(d.database)
+	}
+	add := "ACCOUNT=$(gatehouse account add " + db + " --name 'Example Ltd' --type Operations"
+	for _, m := range mods {
+		add += " --module " + m.ID
+	}
+	return []string{
+		add + ")",
+		"gatehouse user add " + db + ` --account "$ACCOUNT" --email admin@example.com --name 'Alex Admin' --role Administrator`,
+	}, redacted
+}
+
+// printFirstUserHint tells the operator of a database without users how to
+// make the first account and administrator: as plain lines to paste, or,
+// with the JSON log format, as one log record.
+func printFirstUserHint(stderr io.Writer, logger *slog.Logger, cfg serveConfig, mods []store.Module) {
+	cmds, redacted := firstUserCommands(cfg.data, mods)
+	const first = "This database has no users yet. Create the first account and its administrator (the commands can run while the server does; user add reads the password from standard input):"
+	if cfg.logFormat == "json" {
+		logger.Warn(first, "account_add", cmds[0], "user_add", cmds[1])
+		return
+	}
+	fmt.Fprintln(stderr, first)
+	for _, c := range cmds {
+		fmt.Fprintln(stderr, "  "+c)
+	}
+	ids := make([]string, len(mods))
+	for i, m := range mods {
+		ids[i] = m.ID + " " + m.Name
+	}
+	fmt.Fprintf(stderr, "The account gets every module (%s): leave out those it should not have; \"gatehouse account modules\" changes them later.\n", strings.Join(ids, ", "))
+	if redacted {
+		fmt.Fprintln(stderr, "The password in --database is hidden here: put it back, or set GATEHOUSE_DATABASE and leave --database out.")
+	}
+}
+
+// absPath is p made absolute, so that a command copied from the log works
+// from any directory; p itself if that fails.
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
+// shellQuote quotes s for a POSIX shell, unless it needs none.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("@%+=:,./_-", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -278,6 +278,27 @@ func (s *Store) commitTokenChange(ctx context.Context, tx *Tx, id string, logged
 	return err
 }
 
+// commitTokenChanges is commitTokenChange for a change that alters the
+// verify answers of several tokens at once: each goes into the change log.
+func (s *Store) commitTokenChanges(ctx context.Context, tx *Tx, ids []string) error {
+	for _, id := range ids {
+		if err := s.logTokenChange(ctx, tx, id); err != nil {
+			return err
+		}
+	}
+	tell := func() {
+		if s.tokenChanged != nil {
+			for _, id := range ids {
+				s.tokenChanged(id)
+			}
+		}
+	}
+	tell()
+	err := tx.Commit()
+	tell()
+	return err
+}
+
 // Close closes the database.
 func (s *Store) Close() error {
 	if s.feed != nil {

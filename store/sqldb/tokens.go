@@ -13,14 +13,28 @@ import (
 // checkNewToken adds to errs (store.ValidateToken's messages) one for a
 // module not enabled for the account, and returns them all as a
 // ValidationError, or nil when there are none.
-func checkNewToken(ctx context.Context, tx *Tx, accountID string, nt store.NewToken, errs map[string]string) error {
-	for _, m := range nt.ModuleIDs {
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM account_modules WHERE account_id = ? AND module_id = ?`,
-			accountID, m).Scan(&n); err != nil {
+//
+// The account's rows of the modules are locked, in id order, until the
+// token is written, against a module being disabled for the account at the
+// same time (ChangeAccountModules, which takes them in the same order): if
+// the disable came first, the module is not enabled here; if this came
+// first, the disable waits, then finds the token and takes the module from
+// it. Either way no token keeps a module its account lacks.
+func (s *Store) checkNewToken(ctx context.Context, tx *Tx, accountID string, nt store.NewToken, errs map[string]string) error {
+	byID := slices.Sorted(slices.Values(nt.ModuleIDs))
+	missing := map[string]bool{}
+	for _, m := range byID {
+		var id string
+		err := tx.QueryRowContext(ctx, `SELECT module_id FROM account_modules WHERE account_id = ? AND module_id = ?`+s.d.ForUpdate(),
+			accountID, m).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			missing[m] = true
+		} else if err != nil {
 			return err
 		}
-		if n == 0 {
+	}
+	for _, m := range nt.ModuleIDs {
+		if missing[m] {
 			errs["modules"] = fmt.Sprintf("Module %s is not enabled for this account.", m)
 		}
 	}
@@ -41,7 +55,7 @@ func (s *Store) CreateToken(ctx context.Context, sealer *store.Sealer, actor sto
 		return store.Token{}, "", err
 	}
 	defer tx.Rollback()
-	if err := checkNewToken(ctx, tx, accountID, nt, errs); err != nil {
+	if err := s.checkNewToken(ctx, tx, accountID, nt, errs); err != nil {
 		return store.Token{}, "", err
 	}
 	now := s.now()
@@ -428,7 +442,7 @@ func (s *Store) UpdateToken(ctx context.Context, actor store.Actor, accountID, i
 	if err != nil {
 		return store.Token{}, false, err
 	}
-	if err := checkNewToken(ctx, tx, accountID, nt, errs); err != nil {
+	if err := s.checkNewToken(ctx, tx, accountID, nt, errs); err != nil {
 		return cur, false, err
 	}
 	if version != 0 && cur.Version != version {

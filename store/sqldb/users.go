@@ -158,3 +158,11 @@ func (s *Store) updateUserAndEndSessions(ctx context.Context, email, update stri
 	}
 	return tx.Commit()
 }
+
+// HasUsers reports whether anyone can log in yet: a database without a
+// user is a new installation waiting for its first administrator.
+func (s *Store) HasUsers(ctx context.Context) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM users LIMIT 1) AS u`).Scan(&n)
+	return n > 0, err
+}
