@@ -461,12 +461,12 @@ func TestLogoUploads(t *testing.T) {
 	if _, err := f.s.SaveLogoUpload(ctx, f.admin.ID, []byte("not an image")); err == nil {
 		t.Error("a fake image was accepted")
 	}
-	id, err := f.s.SaveLogoUpload(ctx, f.admin.ID, []byte("\xff\xd8\xff\xe0\x00\x10JFIF\x00"))
+	id, err := f.s.SaveLogoUpload(ctx, f.admin.ID, storetest.JPEG(40, 30))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ct, _, err := f.s.LogoUpload(ctx, f.admin.ID, id); err != nil || ct != "image/jpeg" {
-		t.Errorf("upload = %q, %v", ct, err)
+	if ct, _, err := f.s.LogoUpload(ctx, f.admin.ID, id); err != nil || ct != "image/png" {
+		t.Errorf("upload = %q, %v; want the JPEG kept re-encoded as a PNG", ct, err)
 	}
 	if _, _, err := f.s.LogoUpload(ctx, "USR-0000-0000", id); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("another user's upload: %v", err)
