@@ -365,6 +365,7 @@ func (s *Store) transition(ctx context.Context, actor store.Actor, accountID, id
 // DisableToken moves an Active token to Disabled. version 0 skips the
 // optimistic concurrency check.
 func (s *Store) DisableToken(ctx context.Context, actor store.Actor, accountID, id string, version int64, reason string) (store.Token, error) {
+	reason = store.CleanText(reason) // the handlers refuse invalid text; the store never stores it
 	extra := map[string]any{}
 	if reason != "" {
 		extra["reason"] = reason
