@@ -255,8 +255,8 @@ func TestCLIAccountModules(t *testing.T) {
 	}
 	defer db.Close()
 	var logged int
-	if err := db.QueryRow(`SELECT COUNT(*) FROM token_changes WHERE token_id = ?`, tok).Scan(&logged); err != nil || logged != 1 {
-		t.Errorf("the token's entries in the change log: %d, %v; want 1 (the disable)", logged, err)
+	if err := db.QueryRow(`SELECT COUNT(*) FROM token_changes WHERE token_id = ?`, tok).Scan(&logged); err != nil || logged != 2 {
+		t.Errorf("the token's entries in the change log: %d, %v; want 2 (its creation and the disable)", logged, err)
 	}
 	var modules string
 	if err := db.QueryRow(`SELECT COALESCE(GROUP_CONCAT(module_id), '') FROM api_token_modules WHERE token_id = ?`, tok).Scan(&modules); err != nil || modules != "MOD-1756" {
