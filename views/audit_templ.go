@@ -42,7 +42,7 @@ func AuditTrailView(m AuditTrailPage) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<div class=\"page-header\"><div><h1>Audit trail</h1><p class=\"muted\">Every change to this account's API tokens, newest first. The records are chained by hash, so any alteration shows.</p></div></div>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<div class=\"page-header\"><div><h1>Audit trail</h1><p class=\"muted\">Every change to this account and its API tokens, newest first. The records are chained by hash, so any alteration shows.</p></div></div>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
