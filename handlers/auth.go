@@ -123,15 +123,20 @@ func (h *Handler) login(c echo.Context) error {
 	m := views.Login{Email: email, Next: safeNext(c.FormValue("next"))}
 	if !utf8.ValidString(email) || len(email) > 320 || strings.ContainsFunc(email, unicode.IsControl) {
 		m.Email = ""
-		m.Error = "Enter the email address you log in with."
+		m.Error, m.ErrorField = "Enter the email address you log in with.", "email"
 		return h.renderLogin(c, http.StatusBadRequest, m)
 	}
 	if email == "" || password == "" {
-		m.Error = "Enter your email and password."
+		m.Error, m.ErrorField = "Enter your email and password.", "password"
+		if email == "" {
+			m.ErrorField = "email"
+		}
 		return h.renderLogin(c, http.StatusBadRequest, m)
 	}
+	// A wrong email or password marks the password: it is the field to type
+	// again (the email is kept), and which of the two was wrong is not said.
 	if len(password) > 1024 {
-		m.Error = loginFailed
+		m.Error, m.ErrorField = loginFailed, "password"
 		return h.renderLogin(c, http.StatusUnauthorized, m)
 	}
 	ctx := c.Request().Context()
@@ -165,7 +170,7 @@ func (h *Handler) login(c echo.Context) error {
 	<-h.hashSlots
 	if errors.Is(err, store.ErrNotFound) {
 		h.log.Info("login failed", "request_id", requestID(c), "ip", c.RealIP())
-		m.Error = loginFailed
+		m.Error, m.ErrorField = loginFailed, "password"
 		return h.renderLogin(c, http.StatusUnauthorized, m)
 	}
 	if errors.Is(err, store.ErrUnavailable) {

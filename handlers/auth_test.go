@@ -2,11 +2,14 @@ package handlers
 
 import (
 	"context"
+
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/PuerkitoBio/goquery"
 
 	"gatehouse/store"
 )
@@ -100,15 +103,17 @@ func TestLoginFailures(t *testing.T) {
 		status                int
 		message               string
 		keepsEmail            bool
+		marked                string // the field marked invalid
 	}{
-		{"wrong password", "admin@example.com", "nope-nope-nope", http.StatusUnauthorized, "The email or password is not correct.", true},
-		{"unknown email", "ghost@example.com", store.DemoPassword, http.StatusUnauthorized, "The email or password is not correct.", true},
-		{"empty password", "admin@example.com", "", http.StatusBadRequest, "Enter your email and password.", true},
-		{"invalid UTF-8", "adm\xffin@example.com", "x", http.StatusBadRequest, "Enter the email address you log in with.", false},
+		{"wrong password", "admin@example.com", "nope-nope-nope", http.StatusUnauthorized, "The email or password is not correct.", true, "password"},
+		{"unknown email", "ghost@example.com", store.DemoPassword, http.StatusUnauthorized, "The email or password is not correct.", true, "password"},
+		{"empty password", "admin@example.com", "", http.StatusBadRequest, "Enter your email and password.", true, "password"},
+		{"empty email", "", "x", http.StatusBadRequest, "Enter your email and password.", true, "email"},
+		{"invalid UTF-8", "adm\xffin@example.com", "x", http.StatusBadRequest, "Enter the email address you log in with.", false, "email"},
 		// PostgreSQL's text cannot hold a NUL: refused before the throttle
 		// or the password check would send it to the database.
-		{"NUL", "adm\x00in@example.com", "x", http.StatusBadRequest, "Enter the email address you log in with.", false},
-		{"control character", "admin@example.com\a", "x", http.StatusBadRequest, "Enter the email address you log in with.", false},
+		{"NUL", "adm\x00in@example.com", "x", http.StatusBadRequest, "Enter the email address you log in with.", false, "email"},
+		{"control character", "admin@example.com\a", "x", http.StatusBadRequest, "Enter the email address you log in with.", false, "email"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -119,6 +124,14 @@ func TestLoginFailures(t *testing.T) {
 			doc := r.doc(t)
 			if got := strings.TrimSpace(doc.Find("#login-error").Text()); got != tc.message {
 				t.Errorf("message = %q, want %q", got, tc.message)
+			}
+			var marked []string
+			doc.Find(`input[aria-invalid="true"]`).Each(func(_ int, s *goquery.Selection) { marked = append(marked, s.AttrOr("id", "")) })
+			if len(marked) != 1 || marked[0] != tc.marked {
+				t.Errorf("fields marked invalid = %v, want [%s]", marked, tc.marked)
+			}
+			if got := doc.Find("#"+tc.marked).AttrOr("aria-describedby", ""); got != "login-error" {
+				t.Errorf("the marked field's aria-describedby = %q, want the message", got)
 			}
 			email, _ := doc.Find("#email").Attr("value")
 			if tc.keepsEmail && email != tc.email {

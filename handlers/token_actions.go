@@ -300,6 +300,8 @@ func (h *Handler) confirmBulk(c echo.Context) error {
 			it.Name, it.Problem = "Unknown token", "not in this account"
 			if !tokenIDPattern.MatchString(id) {
 				it.ID = truncate(id, 20)
+			} else {
+				m.Stale = true // deleted since the list was shown
 			}
 		case err != nil:
 			return err

@@ -14,6 +14,34 @@
     }
   });
 
+  // Times in the viewer's time zone: the server writes them in UTC, and
+  // says so; here each becomes the browser's local time with its zone's
+  // short name (10:43 CET), the UTC kept in the tooltip. Without Intl's
+  // zone names (or a zone it cannot name) the UTC text stays.
+  var months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  function two(n) { return (n < 10 ? "0" : "") + n; }
+  function localTimes(root) {
+    var zoneFmt;
+    try {
+      zoneFmt = new Intl.DateTimeFormat("en-GB", { timeZoneName: "short" });
+    } catch (e) { return; }
+    root.querySelectorAll("time[data-local]").forEach(function (el) {
+      var at = new Date(el.getAttribute("datetime"));
+      if (isNaN(at.getTime())) { return; }
+      var zonePart = zoneFmt.formatToParts(at).find(function (x) { return x.type === "timeZoneName"; });
+      var date = el.querySelector(".date"), time = el.querySelector(".time");
+      if (!zonePart || !date || !time) { return; }
+      // The same form as the server's (2 Jan 2006, 15:04), in local time.
+      date.textContent = at.getDate() + " " + months[at.getMonth()] + " " + at.getFullYear();
+      var tz = document.createElement("span");
+      tz.className = "tz";
+      tz.textContent = zonePart.value;
+      time.replaceChildren(two(at.getHours()) + ":" + two(at.getMinutes()) + " ", tz);
+      el.removeAttribute("data-local");
+    });
+  }
+  localTimes(document);
+
   // Forms marked data-autosubmit apply a changed select at once, and leave
   // their empty fields out of the URL.
   document.querySelectorAll("form[data-autosubmit]").forEach(function (form) {
@@ -214,6 +242,17 @@
   // Esc. If anything fails, the link simply opens the page.
   var dialog = null;
   var returnFocus = null;
+  var staleTarget = null; // the confirmation's path, to find its token's menu after a reload
+  var refocusKey = "gatehouse.refocus";
+  (function refocusAfterReload() {
+    var path;
+    try { path = sessionStorage.getItem(refocusKey); sessionStorage.removeItem(refocusKey); } catch (e) { return; }
+    if (path === null) { return; }
+    var id = path.split("/")[3]; // /settings/api-tokens/{id}/…
+    var link = id && document.querySelector('details[data-menu] a[href^="/settings/api-tokens/' + id + '/"]');
+    var summary = link && link.closest("details[data-menu]").querySelector("summary");
+    if (summary) { summary.focus(); }
+  })();
   function ensureDialog() {
     if (dialog) { return dialog; }
     dialog = document.createElement("dialog");
@@ -221,7 +260,17 @@
     dialog.setAttribute("aria-labelledby", "confirm-title");
     document.body.appendChild(dialog);
     dialog.addEventListener("close", function () {
+      // A confirmation that found the token changed since this page was
+      // shown (already Disabled, deleted: someone acted first) leaves the
+      // page stale: reload it, and give the focus back to the same token's
+      // menu there.
+      var stale = dialog.querySelector("section[data-stale]");
       dialog.replaceChildren();
+      if (stale) {
+        try { sessionStorage.setItem(refocusKey, staleTarget || ""); } catch (e) { /* private mode */ }
+        window.location.reload();
+        return;
+      }
       if (returnFocus && document.contains(returnFocus)) { returnFocus.focus(); }
     });
     dialog.addEventListener("click", function (event) {
@@ -244,7 +293,9 @@
         if (!section) { throw new Error("no confirmation in the page"); }
         var d = ensureDialog();
         returnFocus = trigger;
+        staleTarget = new URL(url, window.location.href).pathname;
         d.replaceChildren(document.importNode(section, true));
+        localTimes(d);
         d.showModal();
         // The focus goes where two presses of Enter cannot destroy
         // anything: a Disable's reason (Ctrl+Enter there confirms), the

@@ -44,6 +44,7 @@ type Login struct {
 	Chrome
 	Email      string
 	Error      string
+	ErrorField string // "email" or "password": the field Error is about ("" for neither)
 	Next       string
 	LoggedOut  bool
 	RetryAfter int // seconds, when throttled
@@ -289,6 +290,7 @@ type BulkConfirmPage struct {
 	Verb      string
 	Items     []BulkItem
 	Applies   int
+	Stale     bool // a selected token is gone since the list was shown: closing reloads it
 	ReturnTo  string
 	CancelURL string
 }

@@ -645,3 +645,44 @@ func bulkDisable(b *browserTest) {
 		t.Errorf("a token that was not selected is now %q", got)
 	}
 }
+
+// A stale view refreshes: when a dialog says there is nothing to do because
+// someone acted first, closing it shows the list as it is now — the row's
+// new status and a menu offering Enable, not Disable — with the focus back
+// on that row's menu.
+func TestBrowserStaleDialogRefreshes(t *testing.T) {
+	a := newBrowserTest(t)
+	a.login("admin@example.com", demoPassword)
+	o := a.otherBrowser()
+	o.login("operator@example.com", demoPassword)
+
+	name := lifecycleToken
+	id := a.tokenID(name)
+	menu := rowMenuJS(name)
+	// The operator disables the token while the administrator's list still
+	// shows it Active.
+	o.openMenu(menu)
+	o.do(chromedp.Click(menuItem(menu, "Disable")))
+	o.waitDialog("Disable API token")
+	o.andWait("confirm Disable (operator)", chromedp.Click(withText(dialogSel+` button[type="submit"]`, "Disable")))
+	o.wantFlash("API token " + id + " was disabled.")
+
+	if got := a.rowStatus(name); got != "Active" {
+		t.Fatalf("the administrator's list shows %q before its reload, want the stale Active", got)
+	}
+	a.openMenu(menu)
+	a.do(chromedp.Click(menuItem(menu, "Disable")))
+	text := a.waitDialog("Disable API token")
+	if !strings.Contains(text, "already Disabled, so there is nothing to disable") {
+		t.Errorf("the dialog says %q, want it to say the token is already Disabled", text)
+	}
+	a.newDocument("close the dialog", chromedp.Click(withText(dialogSel+` [data-cancel]`, "Close")))
+	a.waitUntil("the list is loaded again", `document.readyState === "complete"`)
+	if got := a.rowStatus(name); got != "Disabled" {
+		t.Errorf("after closing the dialog the list shows the token %q, want Disabled", got)
+	}
+	if got := a.menuItems(menu); slices.Contains(got, "Disable") || !slices.Contains(got, "Enable") {
+		t.Errorf("after closing the dialog the row's menu offers %q, want Enable and no Disable", got)
+	}
+	a.waitUntil("the focus is back on the row's menu", menu+`.querySelector("summary") === document.activeElement`)
+}

@@ -9,7 +9,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 )
 
@@ -212,13 +214,13 @@ func TestBrowserDetailsTabsAndBackToList(t *testing.T) {
 	}
 
 	b.clickTab("Details", id, "details")
-	if got := b.fieldText(".tab-panel dl", "Created"); !regexp.MustCompile(`^\d{1,2} \w{3} \d{4} \d{2}:\d{2} by Gatehouse \(SYSTEM\)$`).MatchString(got) {
+	if got := b.fieldText(".tab-panel dl", "Created"); !regexp.MustCompile(`^\d{1,2} \w{3} \d{4} \d{2}:\d{2} [A-Z][A-Za-z0-9+:-]* by Gatehouse \(SYSTEM\)$`).MatchString(got) {
 		t.Errorf("the Details tab shows Created %q, want a date, a time and by Gatehouse (SYSTEM)", got)
 	}
-	if got := b.fieldText(".tab-panel dl", "Last access"); !regexp.MustCompile(`^\d{1,2} \w{3} \d{4} \d{2}:\d{2} from 198\.51\.100\.33 Java/1\.8\.0_402$`).MatchString(got) {
+	if got := b.fieldText(".tab-panel dl", "Last access"); !regexp.MustCompile(`^\d{1,2} \w{3} \d{4} \d{2}:\d{2} [A-Z][A-Za-z0-9+:-]* from 198\.51\.100\.33 Java/1\.8\.0_402$`).MatchString(got) {
 		t.Errorf("the Details tab shows Last access %q, want a date, a time, the IP and the user agent", got)
 	}
-	if got := b.fieldText(".tab-panel dl", "Disabled"); !regexp.MustCompile(`^\d{1,2} \w{3} \d{4} \d{2}:\d{2} by Oliver Perez \(USR-\d{4}-\d{4}\) Reason: Replaced by the ERP v2 connector$`).MatchString(got) {
+	if got := b.fieldText(".tab-panel dl", "Disabled"); !regexp.MustCompile(`^\d{1,2} \w{3} \d{4} \d{2}:\d{2} [A-Z][A-Za-z0-9+:-]* by Oliver Perez \(USR-\d{4}-\d{4}\) Reason: Replaced by the ERP v2 connector$`).MatchString(got) {
 		t.Errorf("the Details tab shows Disabled %q, want when, by Oliver Perez, and the reason", got)
 	}
 
@@ -439,4 +441,55 @@ func TestBrowserDetailsAuditRecord(t *testing.T) {
 		t.Errorf("the event filter shows %q, want disabled", got)
 	}
 	b.wantCurrentTab("Audit trail")
+}
+
+// Times are shown in the viewer's time zone, with the zone named (18:29
+// CET); without JavaScript they are UTC, labelled so. The UTC stays in the
+// tooltip either way.
+func TestBrowserTimesInViewersZone(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Skipf("no time zone data: %v", err)
+	}
+	b := newBrowserTest(t)
+	if _, err := chromedp.Call(b.ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "Europe/Berlin"}); err != nil {
+		t.Fatal(err)
+	}
+	b.login("admin@example.com", demoPassword)
+	type shown struct{ ISO, Date, Time, Title string }
+	collect := func() []shown {
+		return eval[[]shown](b, `Array.from(document.querySelectorAll("main time[datetime]"), e => ({
+			ISO: e.getAttribute("datetime"), Date: e.querySelector(".date").textContent.trim(),
+			Time: e.querySelector(".time").textContent.trim().replace(/\s+/g, " "), Title: e.title}))`)
+	}
+	check := func(where string, loc *time.Location) {
+		t.Helper()
+		times := collect()
+		if len(times) < 3 {
+			t.Fatalf("%s shows %d times, want the list's", where, len(times))
+		}
+		for _, s := range times {
+			at, err := time.Parse(time.RFC3339, s.ISO)
+			if err != nil {
+				t.Fatalf("%s: datetime %q: %v", where, s.ISO, err)
+			}
+			local := at.In(loc)
+			if want := local.Format("15:04 MST"); s.Time != want {
+				t.Errorf("%s shows %s as %q, want %q", where, s.ISO, s.Time, want)
+			}
+			if want := local.Format("2 Jan 2006"); s.Date != want {
+				t.Errorf("%s shows the date of %s as %q, want %q", where, s.ISO, s.Date, want)
+			}
+			if want := at.UTC().Format("2 Jan 2006 15:04") + " UTC"; s.Title != want {
+				t.Errorf("%s: the tooltip of %s is %q, want %q", where, s.ISO, s.Title, want)
+			}
+		}
+	}
+	check("the list in Berlin", berlin)
+	b.open("/settings/audit-trail")
+	check("the audit trail in Berlin", berlin)
+
+	b.disableJavaScript()
+	b.reload()
+	check("the audit trail without JavaScript", time.UTC)
 }
