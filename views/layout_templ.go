@@ -513,7 +513,7 @@ func dateTime(d DateTime) templ.Component {
 		}
 		ctx = templ.ClearChildren(ctx)
 		if d.ISO == "" {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 36, "<span class=\"muted\" aria-label=\"never\">—</span>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 36, "<span class=\"muted\"><span aria-hidden=\"true\">—</span><span class=\"visually-hidden\">never</span></span>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
