@@ -194,10 +194,21 @@ func (c *client) post(path string, form url.Values, headers ...string) response 
 	return c.do(req)
 }
 
-// csrfFrom returns the _csrf field of the first form on the page at path.
+// follow follows r's redirects, as a browser would, and returns the
+// answer of the page they end on.
+func (c *client) follow(r response) response {
+	c.t.Helper()
+	for i := 0; i < 10 && r.StatusCode >= 300 && r.StatusCode < 400; i++ {
+		r = c.get(r.Header.Get("Location"))
+	}
+	return r
+}
+
+// csrfFrom returns the _csrf field of the first form on the page at path
+// (after its redirects).
 func (c *client) csrfFrom(path string) string {
 	c.t.Helper()
-	r := c.get(path)
+	r := c.follow(c.get(path))
 	tok, ok := r.doc(c.t).Find(`input[name="_csrf"]`).First().Attr("value")
 	if !ok || tok == "" {
 		c.t.Fatalf("no _csrf field on %s (status %d)", path, r.StatusCode)

@@ -260,23 +260,37 @@ func (h *Handler) setWarning(c echo.Context, msg string) error {
 	return h.sessions.Save(c.Request(), c.Response(), sess)
 }
 
-// popFlash returns and forgets the session's one-time messages.
-func (h *Handler) popFlash(c echo.Context) (flash, warning string) {
+// setNotice keeps a one-time neutral notice for the next page the user
+// sees: news that is neither a success nor a problem ("Nothing was
+// changed").
+func (h *Handler) setNotice(c echo.Context, msg string) error {
 	sess, err := h.session(c)
 	if err != nil {
-		return "", ""
+		return err
+	}
+	sess.Values[keyNotice] = msg
+	return h.sessions.Save(c.Request(), c.Response(), sess)
+}
+
+// popFlash returns and forgets the session's one-time messages.
+func (h *Handler) popFlash(c echo.Context) (flash, notice, warning string) {
+	sess, err := h.session(c)
+	if err != nil {
+		return "", "", ""
 	}
 	flash, _ = sess.Values[keyFlash].(string)
+	notice, _ = sess.Values[keyNotice].(string)
 	warning, _ = sess.Values[keyWarning].(string)
-	if flash == "" && warning == "" {
-		return "", ""
+	if flash == "" && notice == "" && warning == "" {
+		return "", "", ""
 	}
 	delete(sess.Values, keyFlash)
+	delete(sess.Values, keyNotice)
 	delete(sess.Values, keyWarning)
 	if err := h.sessions.Save(c.Request(), c.Response(), sess); err != nil {
 		h.log.Error("save session", "request_id", requestID(c), "error", err)
 	}
-	return flash, warning
+	return flash, notice, warning
 }
 
 // initials returns up to two capital letters from a name, for avatars.

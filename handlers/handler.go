@@ -100,7 +100,7 @@ func (h *Handler) chrome(c echo.Context, title, nav string) views.Chrome {
 			Name: u.Name, Initials: initials(u.Name), Role: u.Role,
 			AccountName: u.AccountName, AccountType: u.AccountType, AccountID: u.AccountID,
 		}
-		ch.Flash, ch.Warning = h.popFlash(c)
+		ch.Flash, ch.Notice, ch.Warning = h.popFlash(c)
 	}
 	return ch
 }

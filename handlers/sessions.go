@@ -31,6 +31,8 @@ const (
 	keyUserID   = "user_id"
 	keyFlash    = "flash"
 	keyWarning  = "warning"
+	keyNotice   = "notice"
+	keyReveal   = "reveal"     // a one-time grant to show a token's value: see grantReveal
 	keyCSRF     = "csrf"       // the session's CSRF secret, made at login
 	keyLastSeen = "_last_seen" // loaded from the row, never written to it
 	keyUser     = "_user"      // the store.User read with the row, never written

@@ -36,6 +36,8 @@ type Store interface {
 	TokenLogo(ctx context.Context, accountID, id string) (string, []byte, error)
 	SaveLogoUpload(ctx context.Context, userID string, data []byte) (string, error)
 	LogoUpload(ctx context.Context, userID, id string) (string, []byte, error)
+	SaveTokenDraft(ctx context.Context, d store.TokenDraft) error
+	TokenDraft(ctx context.Context, userID, id string) (store.TokenDraft, error)
 
 	ListAudit(ctx context.Context, accountID string, q store.AuditQuery) (store.AuditPage, error)
 	ListAuditOffset(ctx context.Context, accountID string, q store.AuditOffsetQuery) ([]store.AuditRecord, int, error)

@@ -1,10 +1,13 @@
 package handlers
 
 import (
+	"crypto/subtle"
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -77,6 +80,14 @@ func (h *Handler) showToken(c echo.Context) error {
 		return err
 	}
 	status := http.StatusOK
+	if tab == "general" {
+		if m.Value, err = h.grantedValue(c, m.ID); err != nil {
+			return err
+		}
+		if c.QueryParam("shown") != "" && m.Value == "" && m.CanReveal {
+			m.Notice = shownOnce
+		}
+	}
 	if tab == "audit" {
 		if status, err = h.fillAuditGrid(c, &m.Audit, "/settings/api-tokens/"+m.ID+"/audit", m.ID); err != nil {
 			return err
@@ -123,6 +134,11 @@ func (h *Handler) tokenPage(c echo.Context, tab string) (views.TokenPage, error)
 		Disabled:    t.Status == store.StatusDisabled,
 	}
 	here := "/settings/api-tokens/" + t.ID + suffix
+	m.EditURL = "/settings/api-tokens/" + t.ID + "/edit"
+	if suffix != "" {
+		// Save and Cancel come back here, with the way back to the list.
+		m.EditURL += "?" + url.Values{"return": {here}}.Encode()
+	}
 	for _, a := range rowActions(u, t.ID, t.Status, here) {
 		if a.Label != "Edit" { // the header has its own Edit button
 			m.Actions = append(m.Actions, a)
@@ -156,10 +172,12 @@ func actorLabel(a store.ActorRef) string {
 	return a.Name + " (" + a.ID + ")"
 }
 
-// revealToken hands an administrator the token's value, writing a
-// value-viewed audit record. A script asking for JSON gets {"value": …};
-// a plain form post gets the General tab re-rendered with the value shown,
-// never a redirect, so the value is in no URL and no session.
+// revealToken hands an administrator the token's value. A script asking
+// for JSON gets {"value": …}, and the value-viewed audit record is written
+// now. A plain form post (Show without JavaScript) is answered with a
+// redirect to the page that shows the value (post-redirect-get), carrying a
+// one-time grant kept in the session, never the value: that page records
+// the Show when it uses the grant, and its Reload shows the value masked.
 func (h *Handler) revealToken(c echo.Context) error {
 	u, _ := currentUser(c)
 	if !canReveal(u) {
@@ -167,6 +185,22 @@ func (h *Handler) revealToken(c echo.Context) error {
 	}
 	if !tokenIDPattern.MatchString(c.Param("id")) {
 		return store.ErrNotFound
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	if !strings.Contains(c.Request().Header.Get("Accept"), "application/json") {
+		t, err := h.loadToken(c)
+		if err != nil {
+			return err
+		}
+		grant, err := h.grantReveal(c, t.ID)
+		if err != nil {
+			return err
+		}
+		page := "/settings/api-tokens/" + t.ID + "/general"
+		if c.FormValue("from") == "created" {
+			page = "/settings/api-tokens/" + t.ID + "/created"
+		}
+		return c.Redirect(http.StatusSeeOther, page+"?"+url.Values{"shown": {grant}}.Encode())
 	}
 	purpose := "show"
 	if c.FormValue("purpose") == "copy" {
@@ -177,23 +211,54 @@ func (h *Handler) revealToken(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set("Cache-Control", "no-store")
-	if strings.Contains(c.Request().Header.Get("Accept"), "application/json") {
-		return c.JSON(http.StatusOK, map[string]string{"value": value})
-	}
-	if c.FormValue("from") == "created" {
-		t, err := h.loadToken(c)
-		if err != nil {
-			return err
-		}
-		m := h.createdModel(c, t)
-		m.Value = value
-		return h.render(c, http.StatusOK, views.CreatedView(m))
-	}
-	m, err := h.tokenPage(c, "general")
+	return c.JSON(http.StatusOK, map[string]string{"value": value})
+}
+
+// revealGrantTTL bounds the time between Show and the page that shows the
+// value: the browser follows the redirect at once.
+const revealGrantTTL = 2 * time.Minute
+
+// shownOnce is the notice of a page asked again for a value it showed.
+const shownOnce = "The value was shown once, when you pressed Show, and is hidden again. Press Show to see it again; each Show is recorded in the audit trail."
+
+// grantReveal keeps in the session a grant to show token id's value once,
+// replacing any earlier one, and returns the grant's id for the URL.
+func (h *Handler) grantReveal(c echo.Context, id string) (string, error) {
+	sess, err := h.session(c)
 	if err != nil {
-		return err
+		return "", err
 	}
-	m.Value = value
-	return h.render(c, http.StatusOK, views.TokenView(m))
+	grant := newDraftID()
+	sess.Values[keyReveal] = grant + " " + id + " " + strconv.FormatInt(h.store.Now().Add(revealGrantTTL).Unix(), 10)
+	return grant, h.sessions.Save(c.Request(), c.Response(), sess)
+}
+
+// grantedValue returns token id's value when the request names (?shown=)
+// the session's grant for it, which it uses up, writing the value-viewed
+// audit record; otherwise "".
+func (h *Handler) grantedValue(c echo.Context, id string) (string, error) {
+	grant := c.QueryParam("shown")
+	u, _ := currentUser(c)
+	if grant == "" || !canReveal(u) {
+		return "", nil
+	}
+	sess, err := h.session(c)
+	if err != nil {
+		return "", err
+	}
+	raw, _ := sess.Values[keyReveal].(string)
+	parts := strings.Fields(raw)
+	if len(parts) != 3 || subtle.ConstantTimeCompare([]byte(parts[0]), []byte(grant)) != 1 || parts[1] != id {
+		return "", nil
+	}
+	delete(sess.Values, keyReveal)
+	if err := h.sessions.Save(c.Request(), c.Response(), sess); err != nil {
+		return "", err
+	}
+	if until, err := strconv.ParseInt(parts[2], 10, 64); err != nil || h.store.Now().Unix() > until {
+		return "", nil
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	actor := store.UserActor(u, c.RealIP(), c.Request().UserAgent())
+	return h.store.RevealToken(c.Request().Context(), h.sealer, actor, u.AccountID, id, "show")
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -49,7 +50,7 @@ func rowActions(u store.User, id, status, returnTo string) []views.RowAction {
 		}
 	}
 	if canEdit(u) {
-		out = append(out, views.RowAction{Label: "Edit", URL: base + "/edit"})
+		out = append(out, views.RowAction{Label: "Edit", URL: base + "/edit" + q})
 		out = append(out, views.RowAction{Label: "Delete", URL: base + "/delete" + q, Danger: true, Dialog: true})
 	}
 	return out
@@ -185,10 +186,33 @@ func (h *Handler) applyAction(c echo.Context) error {
 		return err
 	}
 	next := returnTo
-	if next == "" || (a.name == "delete" && strings.HasPrefix(next, "/settings/api-tokens/"+t.ID)) {
+	if a.name == "delete" && strings.HasPrefix(next, "/settings/api-tokens/"+t.ID) {
+		// The token's page is gone: the list it was opened from.
+		next = h.listOf(c, next)
+	}
+	if next == "" {
 		next = "/settings/api-tokens"
 	}
 	return c.Redirect(http.StatusSeeOther, next)
+}
+
+// listOf returns the list a token's page (path, with its query) was opened
+// from, as its list parameter keeps it: the list as the user left it.
+func (h *Handler) listOf(c echo.Context, path string) string {
+	pu, err := url.Parse(path)
+	if err != nil {
+		return ""
+	}
+	v, err := url.ParseQuery(pu.Query().Get("list"))
+	if err != nil {
+		return ""
+	}
+	u, _ := currentUser(c)
+	q, err := parseListQuery(v, u.AccountModules)
+	if err != nil {
+		return ""
+	}
+	return q.url()
 }
 
 func validateReason(reason string) string {
@@ -233,15 +257,40 @@ func (h *Handler) staleMessage(c echo.Context, t store.Token) string {
 		return "This API token was changed after you opened this page."
 	}
 	ago := h.store.Now().Sub(rec.OccurredAt).Round(time.Second)
-	what := shortEvent(rec.Event)
-	if what == "updated" {
-		what = "edited"
-		if i := strings.Index(rec.Summary, "("); i >= 0 {
-			what += " " + strings.TrimSuffix(rec.Summary[i:], ".")
+	what := shortEvent(rec.Event) + " it"
+	if rec.Event == store.EventTokenUpdated {
+		what = "edited it"
+		if fields := summaryFields(rec.Summary); len(fields) > 0 {
+			what = "edited its " + joinAnd(fields)
 		}
 	}
-	return fmt.Sprintf("This API token changed after you opened this page: %s %s it at %s UTC (%s ago).",
+	return fmt.Sprintf("This API token changed after you opened this page: %s %s at %s UTC (%s ago).",
 		rec.Actor.Name, what, rec.OccurredAt.Format("15:04:05"), ago)
+}
+
+// summaryFields returns the fields an update's summary names in brackets
+// ("API token TKN-… was updated (name, modules)."), in its order.
+func summaryFields(summary string) []string {
+	i := strings.IndexByte(summary, '(')
+	j := strings.IndexByte(summary, ')')
+	if i < 0 || j < i {
+		return nil
+	}
+	var out []string
+	for f := range strings.SplitSeq(summary[i+1:j], ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// joinAnd joins words as a sentence lists them: "a", "a and b", "a, b and c".
+func joinAnd(words []string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
 }
 
 // bulkAction parses the action of a bulk request and checks the role.
@@ -279,6 +328,16 @@ func (h *Handler) confirmBulk(c echo.Context) error {
 	if len(ids) > maxBulk {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Select at most %d tokens at a time.", maxBulk))
 	}
+	m, err := h.bulkPage(c, a, ids, returnTo)
+	if err != nil {
+		return err
+	}
+	return h.render(c, http.StatusOK, views.BulkConfirmView(m))
+}
+
+// bulkPage is the confirmation of a bulk action on the tokens ids, each as
+// it is now.
+func (h *Handler) bulkPage(c echo.Context, a tokenAction, ids []string, returnTo string) (views.BulkConfirmPage, error) {
 	u, _ := currentUser(c)
 	m := views.BulkConfirmPage{
 		Chrome:    h.chrome(c, a.title+"s", "api-tokens"),
@@ -304,7 +363,7 @@ func (h *Handler) confirmBulk(c echo.Context) error {
 				m.Stale = true // deleted since the list was shown
 			}
 		case err != nil:
-			return err
+			return m, err
 		default:
 			it.Name, it.Status, it.Version = t.Name, t.Status, t.Version
 			if !applies(a, t.Status) {
@@ -326,12 +385,13 @@ func (h *Handler) confirmBulk(c echo.Context) error {
 	default:
 		m.Title = fmt.Sprintf("%s %d of %d selected API tokens", a.verb, m.Applies, n)
 	}
-	return h.render(c, http.StatusOK, views.BulkConfirmView(m))
+	return m, nil
 }
 
 // applyBulk carries out a confirmed bulk action token by token, each in its
 // own transaction with its own version check, and reports every token it
-// could not change.
+// could not change. A bulk Disable takes a reason, checked as the single
+// Disable's and recorded with each token.
 func (h *Handler) applyBulk(c echo.Context) error {
 	a, err := bulkAction(c)
 	if err != nil {
@@ -344,6 +404,31 @@ func (h *Handler) applyBulk(c echo.Context) error {
 	ids, versions := form["ids"], form["versions"]
 	if len(ids) != len(versions) || len(ids) > maxBulk {
 		return echo.NewHTTPError(http.StatusBadRequest, "The confirmation is incomplete. Go back, reload the page and try again.")
+	}
+	returnTo := safeBack(c.FormValue("return"))
+	if returnTo == "" {
+		returnTo = "/settings/api-tokens"
+	}
+	reason := ""
+	if a.name == "disable" {
+		reason = strings.TrimSpace(c.FormValue("reason"))
+		if msg := validateReason(reason); msg != "" {
+			// The confirmation again, with the versions it was confirmed
+			// with: a token changed meanwhile is still reported as such.
+			m, err := h.bulkPage(c, a, ids, returnTo)
+			if err != nil {
+				return err
+			}
+			for i := range m.Items {
+				if j := slices.Index(ids, m.Items[i].ID); j >= 0 && m.Items[i].Problem == "" {
+					if v, err := strconv.ParseInt(versions[j], 10, 64); err == nil {
+						m.Items[i].Version = v
+					}
+				}
+			}
+			m.Reason, m.ReasonError = reason, msg
+			return h.render(c, http.StatusBadRequest, views.BulkConfirmView(m))
+		}
 	}
 	u, _ := currentUser(c)
 	actor := store.UserActor(u, c.RealIP(), c.Request().UserAgent())
@@ -358,7 +443,7 @@ func (h *Handler) applyBulk(c echo.Context) error {
 		}
 		switch a.name {
 		case "disable":
-			_, err = h.store.DisableToken(ctx, actor, u.AccountID, id, version, "")
+			_, err = h.store.DisableToken(ctx, actor, u.AccountID, id, version, reason)
 		case "enable":
 			_, err = h.store.EnableToken(ctx, actor, u.AccountID, id, version)
 		case "delete":
@@ -387,10 +472,6 @@ func (h *Handler) applyBulk(c echo.Context) error {
 		if err := h.setWarning(c, fmt.Sprintf("Left as %s: %s.", plural(len(problems), "it was", "they were"), strings.Join(problems, ", "))); err != nil {
 			return err
 		}
-	}
-	returnTo := safeBack(c.FormValue("return"))
-	if returnTo == "" {
-		returnTo = "/settings/api-tokens"
 	}
 	return c.Redirect(http.StatusSeeOther, returnTo)
 }

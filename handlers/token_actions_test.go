@@ -238,7 +238,7 @@ func TestStaleConfirmationAppliesNothing(t *testing.T) {
 	}
 	r = b.post(base+"/enable", formB)
 	d := r.doc(t)
-	if r.StatusCode != http.StatusConflict || !strings.Contains(d.Find(".flash-warning").Text(), "edited (name, modules)") {
+	if r.StatusCode != http.StatusConflict || !strings.Contains(d.Find(".flash-warning").Text(), "edited its name and modules") {
 		t.Errorf("stale after edit = %d %q", r.StatusCode, d.Find(".flash-warning").Text())
 	}
 	if v := d.Find(`input[name="version"]`).AttrOr("value", ""); v != strconv.FormatInt(cur.Version+1, 10) || d.Find("section[data-confirm] button[type=submit]").Length() != 1 {
@@ -363,5 +363,104 @@ func TestDisableReasonValidation(t *testing.T) {
 	cur, _ := app.store.Token(context.Background(), app.acc.ID, tok.ID)
 	if cur.Status != store.StatusActive {
 		t.Error("a refused disable changed the token")
+	}
+}
+
+// TestBulkDisableReason: the bulk Disable takes a reason like the single
+// one, checked the same way, kept on an error, and recorded for each token.
+func TestBulkDisableReason(t *testing.T) {
+	app := newTestApp(t)
+	c := app.client(t)
+	c.mustLogin("operator@example.com")
+	a, b := app.demoToken(t, "CI pipeline"), app.demoToken(t, "Grafana exporter")
+	ret := "/settings/api-tokens?order=name"
+	q := url.Values{"action": {"disable"}, "ids": {a.ID, b.ID}, "return": {ret}}
+	d := c.get("/settings/api-tokens/bulk?" + q.Encode()).doc(t)
+	if d.Find(`section[data-confirm] form textarea#reason[name="reason"]`).Length() != 1 || !strings.Contains(d.Find(`label[for="reason"]`).Text(), "Reason") {
+		t.Fatal("the bulk Disable has no reason field")
+	}
+	form := url.Values{}
+	d.Find("section[data-confirm] form input[type=hidden]").Each(func(_ int, s *goquery.Selection) {
+		form.Add(s.AttrOr("name", ""), s.AttrOr("value", ""))
+	})
+
+	// Too long: nothing disabled, the reason and the selection kept.
+	long := strings.Repeat("r", 501)
+	form.Set("reason", long)
+	r := c.post("/settings/api-tokens/bulk", form)
+	d = r.doc(t)
+	if r.StatusCode != http.StatusBadRequest || d.Find("#reason").Text() != long || !strings.Contains(d.Find("#reason-error").Text(), "at most 500") {
+		t.Errorf("long reason = %d %q", r.StatusCode, d.Find("#reason-error").Text())
+	}
+	if got := d.Find(`section[data-confirm] form input[name="ids"]`).Length(); got != 2 {
+		t.Errorf("the page after the error carries %d tokens, want 2", got)
+	}
+	if d.Find(`textarea#reason[aria-invalid="true"]`).Length() != 1 {
+		t.Error("the reason is not marked invalid")
+	}
+	for _, tok := range []store.Token{a, b} {
+		if cur, _ := app.store.Token(context.Background(), app.acc.ID, tok.ID); cur.Status != store.StatusActive {
+			t.Errorf("%s was disabled despite the bad reason", tok.ID)
+		}
+	}
+
+	form.Set("reason", "  Rotated after the audit  ")
+	r = c.post("/settings/api-tokens/bulk", form)
+	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != ret {
+		t.Fatalf("bulk disable = %d %q", r.StatusCode, r.Header.Get("Location"))
+	}
+	for _, tok := range []store.Token{a, b} {
+		cur, _ := app.store.Token(context.Background(), app.acc.ID, tok.ID)
+		if cur.Status != store.StatusDisabled || cur.DisabledReason != "Rotated after the audit" {
+			t.Errorf("%s: %s, reason %q", tok.ID, cur.Status, cur.DisabledReason)
+		}
+		rec, _ := app.store.LastChange(context.Background(), app.acc.ID, tok.ID)
+		if rec.Event != store.EventTokenDisabled || !strings.Contains(rec.Details, "Rotated after the audit") {
+			t.Errorf("%s: audit %s %s", tok.ID, rec.Event, rec.Details)
+		}
+	}
+	// Enable takes no reason.
+	q.Set("action", "enable")
+	if d := c.get("/settings/api-tokens/bulk?" + q.Encode()).doc(t); d.Find("textarea").Length() != 0 {
+		t.Error("the bulk Enable asks for a reason")
+	}
+}
+
+// TestDeleteReturnsToTheList: Delete, from the list's ••• menu or from a
+// token's page opened from the list, ends on the list as the user left it.
+func TestDeleteReturnsToTheList(t *testing.T) {
+	app := newTestApp(t)
+	c := app.client(t)
+	c.mustLogin("admin@example.com")
+	list := c.get("/settings/api-tokens?q=e&status=Active&order=name&size=5&page=2").doc(t)
+	ret := list.Find(`#bulk input[name="return"]`).AttrOr("value", "")
+	rows := list.Find("table.grid tbody tr")
+	if rows.Length() < 2 || ret == "" {
+		t.Fatalf("%d rows, return %q", rows.Length(), ret)
+	}
+	menuLink := func(s *goquery.Selection, label string) string {
+		return s.Find(".menu-list a").FilterFunction(func(_ int, a *goquery.Selection) bool { return a.Text() == label }).AttrOr("href", "")
+	}
+
+	// From the ••• menu (the dialog is this page's section).
+	del := menuLink(rows.Eq(0), "Delete")
+	form, r := c.confirmForm(del)
+	if href := r.doc(t).Find("a[data-cancel]").AttrOr("href", ""); href != ret {
+		t.Errorf("Cancel of Delete from the list = %q, want %q", href, ret)
+	}
+	if r := c.post(strings.SplitN(del, "?", 2)[0], form); r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != ret {
+		t.Errorf("Delete from the list = %d %q, want %q", r.StatusCode, r.Header.Get("Location"), ret)
+	}
+
+	// From the token's page: its ▾ menu.
+	details := rows.Eq(1).Find("a.cell-title").AttrOr("href", "")
+	page := c.get(details).doc(t)
+	del = menuLink(page.Find(".detail-actions"), "Delete")
+	form, r = c.confirmForm(del)
+	if href := r.doc(t).Find("a[data-cancel]").AttrOr("href", ""); href != details {
+		t.Errorf("Cancel of Delete from the token's page = %q, want %q", href, details)
+	}
+	if r := c.post(strings.SplitN(del, "?", 2)[0], form); r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != ret {
+		t.Errorf("Delete from the token's page = %d %q, want the list %q", r.StatusCode, r.Header.Get("Location"), ret)
 	}
 }

@@ -210,10 +210,14 @@ func TestRevealValue(t *testing.T) {
 	admin.mustLogin("admin@example.com")
 	csrf := admin.csrfFrom(path)
 
-	// Without JavaScript: a form post re-renders the page with the value.
+	// Without JavaScript: a form post, then the page with the value.
 	r := admin.post(path+"/reveal", url.Values{"_csrf": {csrf}, "purpose": {"show"}})
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("reveal = %d, want a 303", r.StatusCode)
+	}
+	r = admin.get(r.Header.Get("Location"))
 	if r.StatusCode != http.StatusOK || r.Header.Get("Cache-Control") != "no-store" {
-		t.Fatalf("reveal = %d, Cache-Control %q", r.StatusCode, r.Header.Get("Cache-Control"))
+		t.Fatalf("the page of the reveal = %d, Cache-Control %q", r.StatusCode, r.Header.Get("Cache-Control"))
 	}
 	d := r.doc(t)
 	if got := d.Find("#token-value").Text(); got != want {
@@ -259,5 +263,71 @@ func TestRevealValue(t *testing.T) {
 	}
 	if n := app.countEvents(t, tok.ID, store.EventTokenValueViewed); n != 2 {
 		t.Errorf("%d value-viewed records after refused reveals, want still 2", n)
+	}
+}
+
+// TestRevealWithoutJavaScriptRedirects: Show without JavaScript posts, and
+// the answer is a redirect to a GET of the page that shows the value once:
+// the value is in no URL, Reload shows the page masked (not an error), and
+// each Show writes one value-viewed record.
+func TestRevealWithoutJavaScriptRedirects(t *testing.T) {
+	app := newTestApp(t)
+	tok := app.demoToken(t, "Helpdesk integration")
+	path := "/settings/api-tokens/" + tok.ID
+	var sealed []byte
+	app.store.DB().QueryRow(`SELECT secret_sealed FROM api_tokens WHERE id = ?`, tok.ID).Scan(&sealed)
+	value, err := app.sealer.Open(tok.ID, sealed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := value[strings.LastIndex(value, ":")+1:]
+	c := app.client(t)
+	c.mustLogin("admin@example.com")
+	csrf := c.csrfFrom(path)
+
+	for show := 1; show <= 2; show++ {
+		r := c.post(path+"/reveal", url.Values{"_csrf": {csrf}, "purpose": {"show"}})
+		loc := r.Header.Get("Location")
+		u, _ := url.Parse(loc)
+		if r.StatusCode != http.StatusSeeOther || u == nil || u.Path != path+"/general" || strings.Contains(loc, secret) {
+			t.Fatalf("Show %d = %d %q, want a 303 to the General tab", show, r.StatusCode, loc)
+		}
+		if strings.Contains(r.body, secret) {
+			t.Error("the redirect carries the value")
+		}
+		r = c.get(loc)
+		d := r.doc(t)
+		if r.StatusCode != http.StatusOK || r.Header.Get("Cache-Control") != "no-store" || d.Find("#token-value").Text() != value {
+			t.Fatalf("Show %d: the page = %d, Cache-Control %q, value shown %v", show, r.StatusCode, r.Header.Get("Cache-Control"), d.Find("#token-value").Text() == value)
+		}
+		if n := app.countEvents(t, tok.ID, store.EventTokenValueViewed); n != show {
+			t.Errorf("after Show %d: %d value-viewed records", show, n)
+		}
+		// Reload: the page again, the value masked, nothing recorded.
+		r = c.get(loc)
+		d = r.doc(t)
+		if r.StatusCode != http.StatusOK || strings.Contains(r.body, secret) || strings.Contains(r.body, "may have been deleted") {
+			t.Errorf("reload after Show %d = %d, value shown %v", show, r.StatusCode, strings.Contains(r.body, secret))
+		}
+		if !strings.Contains(d.Find("#token-value").Text(), "••••") || d.Find("form[data-reveal]").Length() != 1 {
+			t.Errorf("reload after Show %d: the value is not masked, or Show is not offered", show)
+		}
+		if got := squash(d.Find(".flash-info").Text()); !strings.Contains(got, "Show") {
+			t.Errorf("reload after Show %d: notice %q, want one saying to Show again", show, got)
+		}
+		if n := app.countEvents(t, tok.ID, store.EventTokenValueViewed); n != show {
+			t.Errorf("reload after Show %d: %d value-viewed records", show, n)
+		}
+	}
+
+	// Another session cannot use the redirect.
+	r := c.post(path+"/reveal", url.Values{"_csrf": {csrf}, "purpose": {"show"}})
+	other := app.client(t)
+	other.mustLogin("priya@example.com")
+	if r := other.get(r.Header.Get("Location")); r.StatusCode != http.StatusOK || strings.Contains(r.body, secret) {
+		t.Errorf("someone else following the redirect = %d, value shown %v", r.StatusCode, strings.Contains(r.body, secret))
+	}
+	if n := app.countEvents(t, tok.ID, store.EventTokenValueViewed); n != 2 {
+		t.Errorf("%d value-viewed records, want 2", n)
 	}
 }

@@ -42,6 +42,14 @@
   }
   localTimes(document);
 
+  // A page that answers a POST (a step of the Add wizard with errors) names
+  // the address a GET shows it at: put it in the address bar, so that
+  // Reload and Back load that page instead of sending the form again.
+  var here = document.querySelector("[data-location]");
+  if (here && window.history.replaceState) {
+    window.history.replaceState(window.history.state, "", here.getAttribute("data-location"));
+  }
+
   // Forms marked data-autosubmit apply a changed select at once, and leave
   // their empty fields out of the URL.
   document.querySelectorAll("form[data-autosubmit]").forEach(function (form) {
@@ -298,9 +306,8 @@
         localTimes(d);
         d.showModal();
         // The focus goes where two presses of Enter cannot destroy
-        // anything: a Disable's reason (Ctrl+Enter there confirms), the
-        // Cancel of a Delete or of a bulk Disable, else the confirming
-        // button.
+        // anything: a Disable's reason, single or bulk (Ctrl+Enter there
+        // confirms), the Cancel of a Delete, else the confirming button.
         var risky = d.querySelector(".btn-danger") || d.querySelector('input[name="action"][value="disable"]');
         var first = d.querySelector("textarea#reason") || (risky && d.querySelector("[data-cancel]"))
           || d.querySelector("button[type=submit]") || d.querySelector("[data-cancel]");

@@ -91,6 +91,11 @@ type NewToken struct {
 	Description string
 	ModuleIDs   []string
 	Logo        []byte
+	// DraftID, when set, names the actor's draft (TokenDraft) the token is
+	// added from: it is marked added in the same transaction, and a draft
+	// added already (or not the actor's) is ErrConflict, so that a draft
+	// sent twice adds one token.
+	DraftID string
 }
 
 // ValidateToken normalises a token's fields (the name trimmed, modules

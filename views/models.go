@@ -11,6 +11,7 @@ type Chrome struct {
 	User    *CurrentUser // nil on pages shown before login
 	Nav     string       // the active navigation item: "api-tokens" or "audit-trail"
 	Flash   string       // a one-time success message
+	Notice  string       // a one-time neutral notice
 	Warning string       // a one-time warning message
 }
 
@@ -145,7 +146,8 @@ type TokenPage struct {
 	AccountName string
 	AccountID   string
 	LastAccess  DateTime
-	CanEdit     bool // administrators: Edit, Delete
+	CanEdit     bool   // administrators: Edit, Delete
+	EditURL     string // the Edit form, coming back here
 
 	// General
 	Description string
@@ -285,14 +287,16 @@ type BulkItem struct {
 // cannot.
 type BulkConfirmPage struct {
 	Chrome
-	Action    string
-	Title     string
-	Verb      string
-	Items     []BulkItem
-	Applies   int
-	Stale     bool // a selected token is gone since the list was shown: closing reloads it
-	ReturnTo  string
-	CancelURL string
+	Action      string
+	Title       string
+	Verb        string
+	Items       []BulkItem
+	Applies     int
+	Stale       bool // a selected token is gone since the list was shown: closing reloads it
+	ReturnTo    string
+	CancelURL   string
+	Reason      string // Disable: the reason given, kept on an error
+	ReasonError string
 }
 
 // TokenForm is the Add wizard and the Edit form: Values and Errors by field.
@@ -313,6 +317,28 @@ type TokenForm struct {
 	Problem     string // a message about the whole form (a conflict)
 	CancelURL   string
 	Avatar      Avatar
+	Draft       string // Add: the draft the wizard keeps on the server
+	// Location, when set, is the address of this page as a GET shows it
+	// again: app.js puts it in the address bar of a page answering a POST
+	// (a step with errors), so that Reload and Back send nothing.
+	Location string
+	ReturnTo string // Edit: where Save and Cancel lead (the list as left)
+	// Conflict lists, after a Save against a stale version, the fields
+	// whose saved value (theirs, saved by ConflictBy) differs from the one
+	// typed (yours).
+	Conflict   []ConflictField
+	ConflictBy string
+}
+
+// ConflictField is a field of the Edit form as saved now (theirs) and as
+// typed (yours). A logo is an image URL, or none.
+type ConflictField struct {
+	Field      string // name, description, modules or logo
+	Label      string
+	Theirs     string
+	Yours      string
+	TheirsLogo string
+	YoursLogo  string
 }
 
 // ModuleChoice is a module offered in a form.

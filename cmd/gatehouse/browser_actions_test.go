@@ -6,6 +6,7 @@ package main
 // demo data of store/demo.go.
 
 import (
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -548,6 +549,144 @@ func TestBrowserAddWizard(t *testing.T) {
 	b.clickTab("Modules", id, "modules")
 	if got := b.texts(".tab-panel table tbody tr td:first-child"); !slices.Equal(got, []string{"Billing MOD-2210", "Helpdesk MOD-4617"}) {
 		t.Errorf("the new token's Modules tab shows %q, want Billing and Helpdesk", got)
+	}
+}
+
+// wantWizardURL fails the test unless the browser shows step n of the Add
+// wizard at a URL of its own, one a GET shows again (the draft and the step
+// in the query), not the answer to a POST; it returns the draft.
+func (b *browserTest) wantWizardURL(n int) string {
+	b.t.Helper()
+	u := b.location()
+	if u.Path != "/settings/api-tokens/new" || u.Query().Get("step") != strconv.Itoa(n) || u.Query().Get("draft") == "" {
+		b.t.Fatalf("the wizard's step %d is at %s, want /settings/api-tokens/new?draft=…&step=%d; the page says %q", n, u, n, b.text("main"))
+	}
+	b.wantStep(n, []string{"General", "Modules", "Overview"}[n-1])
+	return u.Query().Get("draft")
+}
+
+func TestBrowserAddWizardBackAndReload(t *testing.T) {
+	b := newBrowserTest(t)
+	b.login("admin@example.com", demoPassword)
+	wizardBackAndReload(b)
+}
+
+func TestBrowserAddWizardBackAndReloadWithoutJavaScript(t *testing.T) {
+	b := newBrowserTestWithoutJavaScript(t)
+	b.login("admin@example.com", demoPassword)
+	wizardBackAndReload(b)
+}
+
+// wizardBackAndReload goes through the Add wizard with Next, reloading each
+// step and going back with the browser's Back button: every step is a page
+// of its own that shows what was entered, and nothing is sent twice.
+func wizardBackAndReload(b *browserTest) {
+	t := b.t
+	t.Helper()
+	b.allow(2 * browserTestTimeout)
+	next := func() {
+		t.Helper()
+		b.andWait("click Next", chromedp.Click(withText("form .form-actions button", "Next")))
+	}
+	// reload reloads the page and fails the test unless the answer is a
+	// page a GET shows (200), not a form sent again (a step with errors
+	// answers its POST with 400).
+	reload := func() {
+		t.Helper()
+		resp, err := chromedp.RunResponse(b.ctx, chromedp.Reload())
+		if err != nil {
+			t.Fatalf("reload: %v", err)
+		}
+		if resp == nil || resp.Status != 200 {
+			t.Fatalf("Reload of %s was answered %v, want 200 (a GET of the page)", b.location(), resp)
+		}
+	}
+	b.andWait("click Add", chromedp.Click(withText("main .page-header a", "Add")))
+	draft := b.wantWizardURL(1)
+	const name, description = "Back and reload", "Typed before Back."
+	b.do(chromedp.SendKeys(chromedp.CSS("#description"), description))
+	if !b.noScript {
+		// A name with an error first. The error is answered at once (the
+		// answer to a POST); the page puts its step's URL in the address
+		// bar, so Reload and Back load the step, and send nothing again.
+		// (Without JavaScript the address bar keeps the POST's.)
+		b.do(chromedp.SendKeys(chromedp.CSS("#name"), name+" <"))
+		next()
+		if got := b.wantWizardURL(1); got != draft {
+			t.Errorf("after the error the draft is %s, want %s", got, draft)
+		}
+		reload()
+		b.wantWizardURL(1)
+		if got := b.value("#name"); got != name+" <" {
+			t.Errorf("after the error and Reload the name field holds %q", got)
+		}
+		if got := b.text(".field:has(#name) .field-error"); !strings.Contains(got, "'<'") {
+			t.Errorf("after the error and Reload the name's message is %q", got)
+		}
+		b.do(clearField("#name"))
+	}
+	b.do(chromedp.SendKeys(chromedp.CSS("#name"), name))
+	next()
+	if got := b.wantWizardURL(2); got != draft {
+		t.Errorf("step 2 is of the draft %s, want %s", got, draft)
+	}
+	reload()
+	b.wantWizardURL(2)
+	b.checkModule("MOD-2210", true) // Billing
+	next()
+	b.wantWizardURL(3)
+	wantOverview := func(when string) {
+		t.Helper()
+		if got := b.fieldText("form dl", "Name"); got != name {
+			t.Errorf("%s the overview shows the name %q, want %q", when, got, name)
+		}
+		if got := b.fieldText("form dl", "Description"); got != description {
+			t.Errorf("%s the overview shows the description %q", when, got)
+		}
+		if got := b.texts("form dl .plain-list li"); !slices.Equal(got, []string{"Billing MOD-2210"}) {
+			t.Errorf("%s the overview shows the modules %q, want Billing", when, got)
+		}
+	}
+	wantOverview("at step 3")
+	reload()
+	b.wantWizardURL(3)
+	wantOverview("after Reload")
+
+	// The browser's Back: the steps as they were left, no form sent again.
+	b.back()
+	b.wantWizardURL(2)
+	if got := b.checkedModules(); !slices.Equal(got, []string{"MOD-2210"}) {
+		t.Errorf("after Back the modules checked are %q, want MOD-2210", got)
+	}
+	b.back()
+	b.wantWizardURL(1)
+	if got, got2 := b.value("#name"), b.value("#description"); got != name || got2 != description {
+		t.Errorf("after Back to step 1 the fields hold %q and %q", got, got2)
+	}
+	next()
+	b.wantWizardURL(2)
+	next()
+	b.wantWizardURL(3)
+	wantOverview("after Back and Next")
+
+	b.andWait("click Add", chromedp.Click(withText("form .form-actions button", "Add")))
+	u := b.location()
+	if !regexp.MustCompile(`^/settings/api-tokens/TKN-\d{4}-\d{4}/created$`).MatchString(u.Path) {
+		t.Fatalf("Add led to %s, want the summary step; the page says %q", u, b.text("main"))
+	}
+	id := strings.Split(u.Path, "/")[3]
+	reload()
+	b.wantPath(u.Path)
+	b.wantStep(4, "Summary")
+	// Back from the summary: the token's page, not a second token.
+	b.back()
+	b.wantPath("/settings/api-tokens/" + id)
+	if got := b.texts("main .flash-info"); len(got) != 1 || !strings.Contains(got[0], "already added as API token "+id) {
+		t.Errorf("Back from the summary shows the notices %q", got)
+	}
+	b.open("/settings/api-tokens?q=" + url.QueryEscape(name))
+	if n := b.count("table.grid tbody tr"); n != 1 {
+		t.Errorf("the list holds %d tokens named %s, want 1", n, name)
 	}
 }
 

@@ -312,14 +312,31 @@ func TestBrowserDetailsShowAndHideValueWithoutJavaScript(t *testing.T) {
 	id := b.openToken(name)
 	b.wantMasked(id)
 
-	// Show posts the form; the answer is the page with the value.
+	// Show posts the form; the answer is a redirect to the page with the
+	// value, shown once: Reload shows it masked, and records nothing.
 	b.andWait("click Show", chromedp.Click(withText("[data-secret] form[data-reveal] button", "Show")))
-	b.wantPath("/settings/api-tokens/" + id + "/reveal")
+	b.wantPath("/settings/api-tokens/" + id + "/general")
 	b.wantCurrentTab("General")
 	value := b.wantValue(id)
 	if n := b.count(`[data-secret] form[data-reveal]`); n != 0 {
 		t.Errorf("with the value shown, Show is still offered")
 	}
+	if strings.Contains(b.location().String(), value[strings.LastIndex(value, ":")+1:]) {
+		t.Errorf("the value is in the URL")
+	}
+	b.reload()
+	b.wantPath("/settings/api-tokens/" + id + "/general")
+	b.wantCurrentTab("General")
+	b.wantMasked(id)
+	if got := b.text("main .flash-info"); !strings.Contains(got, "Show") {
+		t.Errorf("after Reload the page says %q, want a notice to Show again", got)
+	}
+	// Back: the page Show was pressed on, masked.
+	b.back()
+	b.wantPath("/settings/api-tokens/" + id)
+	b.wantMasked(id)
+	b.andWait("click Show", chromedp.Click(withText("[data-secret] form[data-reveal] button", "Show")))
+	b.wantValue(id)
 
 	b.andWait("click Hide", chromedp.Click(withText("[data-secret] a", "Hide")))
 	b.wantPath("/settings/api-tokens/" + id + "/general")
@@ -332,8 +349,8 @@ func TestBrowserDetailsShowAndHideValueWithoutJavaScript(t *testing.T) {
 	}
 
 	got := b.valueViewedRecords(id)
-	if want := []auditRow{{"value-viewed", "Alex Morgan", "The value of API token " + id + " was shown."}}; !slices.Equal(got, want) {
-		t.Errorf("after one Show the Audit trail tab filtered by value-viewed shows %+v, want %+v", got, want)
+	if want := slices.Repeat([]auditRow{{"value-viewed", "Alex Morgan", "The value of API token " + id + " was shown."}}, 2); !slices.Equal(got, want) {
+		t.Errorf("after two Shows the Audit trail tab filtered by value-viewed shows %+v, want %+v", got, want)
 	}
 }
 

@@ -79,7 +79,7 @@ func TestCluster(t *testing.T) {
 	d.login()
 	served := map[string]int{}
 	for range 3 {
-		for _, p := range []string{"/settings/api-tokens", "/settings/audit-trail", "/settings/api-tokens?status=Disabled", "/settings/api-tokens/new"} {
+		for _, p := range []string{"/settings/api-tokens", "/settings/audit-trail", "/settings/api-tokens?status=Disabled", "/settings/api-tokens/new?step=1&draft=" + strings.Repeat("0f", 16)} {
 			a := d.mustPage(p)
 			if a.status != 200 || !strings.Contains(a.body, "Log out") {
 				t.Fatalf("GET %s through nginx = %d, not the logged-in page", p, a.status)
@@ -400,10 +400,10 @@ func mustCommand(t *testing.T, c *cluster.Cluster, args ...string) string {
 // and returns the new token's id and value.
 func addTokenInConsole(t *testing.T, d *downClient, name, module string) (id, value string) {
 	t.Helper()
-	page := d.mustPage("/settings/api-tokens/new")
+	page := d.mustPage("/settings/api-tokens")
 	m := regexp.MustCompile(`name="_csrf" value="([^"]+)"`).FindStringSubmatch(page.body)
 	if m == nil {
-		t.Fatal("no _csrf on the wizard")
+		t.Fatal("no _csrf on the list")
 	}
 	csrf := m[1]
 	post := func(path string, form url.Values) answer {
@@ -416,18 +416,24 @@ func addTokenInConsole(t *testing.T, d *downClient, name, module string) (id, va
 		}
 		return a
 	}
+	// Each step is answered with a redirect to the next one's page, whichever
+	// replica serves it: the draft is in the database.
+	step := regexp.MustCompile(`^/settings/api-tokens/new\?draft=([0-9a-f]{32})&step=(\d)$`)
 	form := url.Values{"_csrf": {csrf}, "step": {"1"}, "go": {"next"}, "name": {name}, "description": {"Added through nginx"}}
-	if a := post("/settings/api-tokens/new", form); a.status != 200 || !strings.Contains(a.body, `value="`+module+`"`) {
-		t.Fatalf("wizard step 1 → %d", a.status)
-	}
-	form.Set("step", "2")
-	form["modules"] = []string{module}
-	if a := post("/settings/api-tokens/new", form); a.status != 200 {
-		t.Fatalf("wizard step 2 → %d", a.status)
-	}
-	form.Set("step", "3")
-	form.Set("go", "add")
 	a := post("/settings/api-tokens/new", form)
+	sm := step.FindStringSubmatch(a.header.Get("Location"))
+	if a.status != http.StatusSeeOther || sm == nil || sm[2] != "2" {
+		t.Fatalf("wizard step 1 → %d %q", a.status, a.header.Get("Location"))
+	}
+	if p := d.mustPage(a.header.Get("Location")); p.status != 200 || !strings.Contains(p.body, `value="`+module+`"`) {
+		t.Fatalf("wizard step 2 = %d", p.status)
+	}
+	form = url.Values{"_csrf": {csrf}, "draft": {sm[1]}, "step": {"2"}, "go": {"next"}, "modules": {module}}
+	if a := post("/settings/api-tokens/new", form); a.status != http.StatusSeeOther || !strings.HasSuffix(a.header.Get("Location"), "&step=3") {
+		t.Fatalf("wizard step 2 → %d %q", a.status, a.header.Get("Location"))
+	}
+	form = url.Values{"_csrf": {csrf}, "draft": {sm[1]}, "step": {"3"}, "go": {"add"}}
+	a = post("/settings/api-tokens/new", form)
 	loc := a.header.Get("Location")
 	mm := regexp.MustCompile(`^/settings/api-tokens/(TKN-\d{4}-\d{4})/created$`).FindStringSubmatch(loc)
 	if a.status != http.StatusSeeOther || mm == nil {
@@ -435,6 +441,9 @@ func addTokenInConsole(t *testing.T, d *downClient, name, module string) (id, va
 	}
 	id = mm[1]
 	shown := post("/settings/api-tokens/"+id+"/reveal", url.Values{"_csrf": {csrf}, "from": {"created"}})
+	if shown.status == http.StatusSeeOther {
+		shown = d.mustPage(shown.header.Get("Location"))
+	}
 	value = regexp.MustCompile(`idt:` + id + `:[0-9A-Za-z]{49}`).FindString(shown.body)
 	if value == "" {
 		t.Fatalf("Show on the summary = %d without the value", shown.status)

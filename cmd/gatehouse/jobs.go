@@ -37,6 +37,9 @@ func serveJobs(st *sqldb.Store, logger *slog.Logger, head store.AuditAnchor) []j
 		{"sweep-logo-uploads", 10 * time.Minute, func(ctx context.Context) error {
 			return st.DeleteLogoUploads(ctx, st.Now().Add(-24*time.Hour))
 		}},
+		{"sweep-token-drafts", 10 * time.Minute, func(ctx context.Context) error {
+			return st.DeleteTokenDrafts(ctx, st.Now().Add(-24*time.Hour))
+		}},
 		{"sweep-login-throttle", 10 * time.Minute, func(ctx context.Context) error {
 			_, err := st.DeleteForgottenLoginFailures(ctx)
 			return err

@@ -89,7 +89,7 @@ func TestJobsRunOncePerCluster(t *testing.T) {
 }
 
 // The jobs serve runs do their work: expired sessions, stale logo uploads
-// and forgotten login failures go, and the audit head is logged when it has
+// and wizard drafts, and forgotten login failures go, and the audit head is logged when it has
 // moved since the process last logged it.
 func TestServeJobs(t *testing.T) {
 	ctx := context.Background()
@@ -138,12 +138,15 @@ func TestServeJobs(t *testing.T) {
 	if _, err := st.SaveLogoUpload(ctx, userID, storetest.PNG(8, 8)); err != nil {
 		t.Fatal(err)
 	}
+	if err := st.SaveTokenDraft(ctx, store.TokenDraft{ID: "0123456789abcdef0123456789abcdef", UserID: userID, Name: "Left behind", Reached: 1}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := st.AttemptLogin(ctx, "email:someone@example.com"); err != nil {
 		t.Fatal(err)
 	}
 	clock.advance(25 * time.Hour)
 	runDueJobs(ctx, st, logger, jobs)
-	for table, want := range map[string]int{"sessions": 0, "logo_uploads": 0, "login_throttle": 0, "token_changes": 0, "token_rejections": 0} {
+	for table, want := range map[string]int{"sessions": 0, "logo_uploads": 0, "token_drafts": 0, "login_throttle": 0, "token_changes": 0, "token_rejections": 0} {
 		var n int
 		if err := st.DB().QueryRow(`SELECT COUNT(*) FROM ` + table).Scan(&n); err != nil || n != want {
 			t.Errorf("%s after the jobs: %d rows, %v; want %d", table, n, err, want)

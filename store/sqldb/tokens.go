@@ -73,6 +73,18 @@ func (s *Store) CreateToken(ctx context.Context, sealer *store.Sealer, actor sto
 	if err != nil {
 		return store.Token{}, "", fmt.Errorf("insert token: %w", err)
 	}
+	if nt.DraftID != "" {
+		res, err := tx.ExecContext(ctx, `UPDATE token_drafts SET token_id = ?, updated_at = ?
+			WHERE id = ? AND user_id = ? AND token_id IS NULL`, id, now, nt.DraftID, actor.ID)
+		if err != nil {
+			return store.Token{}, "", err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return store.Token{}, "", err
+		} else if n != 1 {
+			return store.Token{}, "", store.ErrConflict
+		}
+	}
 	if logoType != "" {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO api_token_logos (token_id, content_type, data) VALUES (?, ?, ?)`,
 			id, logoType, nt.Logo); err != nil {

@@ -39,8 +39,10 @@ func (s *Store) LogoUpload(ctx context.Context, userID, id string) (string, []by
 	return ct, data, err
 }
 
-// DeleteLogoUploads removes uploads made before the given time.
+// DeleteLogoUploads removes uploads made before the given time, but for
+// those a draft of the Add wizard still holds: they go with the draft.
 func (s *Store) DeleteLogoUploads(ctx context.Context, before time.Time) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM logo_uploads WHERE created_at < ?`, before)
+	_, err := s.db.ExecContext(ctx, `DELETE FROM logo_uploads WHERE created_at < ?
+		AND id NOT IN (SELECT logo_upload FROM token_drafts)`, before)
 	return err
 }
