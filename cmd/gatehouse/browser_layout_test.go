@@ -3,9 +3,11 @@ package main
 // Browser tests of the console's layout (issue 14): long token names wrap
 // in every grid, card, dialog, header and message instead of widening the
 // page or spilling out of their box, at a desktop's 1280 px and a phone's
-// 390 px.
+// 390 px; the audit trail's toolbar stays on one line at 1280 px with its
+// filters set.
 
 import (
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -293,5 +295,35 @@ func TestBrowserLongNames(t *testing.T) {
 		b.waitDialog("Delete 2 API tokens")
 		b.wantNothingSpills(v, "the bulk Delete dialog")
 		shoot("bulk-dialog")
+	}
+}
+
+// TestBrowserAuditToolbarOneLine checks that the audit trail's toolbar
+// (event, date range, Apply, Clear filters, the exports) stays on one line
+// at 1280 px with every filter set, on the account's trail and a token's.
+func TestBrowserAuditToolbarOneLine(t *testing.T) {
+	b := newBrowserTest(t)
+	b.setViewport(1280, 900, false)
+	b.login("admin@example.com", demoPassword)
+	b.open("/settings/api-tokens?q=" + url.QueryEscape(lifecycleToken))
+	id := b.tokenID(lifecycleToken)
+	const filters = "?event=disabled&from=2020-01-01&to=2030-12-31"
+	for i, path := range []string{"/settings/audit-trail" + filters, "/settings/api-tokens/" + id + "/audit" + filters} {
+		b.open(path)
+		if eval[int](b, `Array.from(document.querySelectorAll("form.toolbar a")).filter(a => a.textContent.trim() === "Clear filters").length`) != 1 {
+			t.Errorf("%s shows no Clear filters: the filters did not take", path)
+		}
+		// On one line every control overlaps every other vertically.
+		rows := eval[[]string](b, `Array.from(document.querySelector("form.toolbar").children)
+			.map(e => [e, e.getBoundingClientRect()])
+			.filter(([e, r]) => r.width > 0 && r.height > 0)
+			.filter(([e, r], _, all) => all.some(([, o]) => o.bottom <= r.top || o.top >= r.bottom))
+			.map(([e, r]) => e.tagName.toLowerCase() + " " + JSON.stringify(e.innerText.trim().replace(/\s+/g, " ")) + " at " + Math.round(r.top) + "–" + Math.round(r.bottom))`)
+		if len(rows) > 0 {
+			t.Errorf("at 1280 px the toolbar of %s wraps: %s are not on one line", path, strings.Join(rows, ", "))
+		}
+		if dir := os.Getenv("GATEHOUSE_SCREENSHOTS"); dir != "" {
+			b.shoot(dir, "audit-toolbar-filtered-"+strconv.Itoa(i)+"-1280", false)
+		}
 	}
 }
