@@ -33,8 +33,8 @@ var tokenActions = map[string]tokenAction{
 // maxReasonLength bounds the optional disable reason.
 const maxReasonLength = 500
 
-// rowActions is the ••• menu of a token for a user: Disable or Enable, Edit,
-// Delete — each only where the role allows it (SPEC §3.2).
+// rowActions is the ••• menu of a token for a user: Disable or Enable, a
+// divider, Edit, Delete — each only where the role allows it (SPEC §3.2).
 func rowActions(u store.User, id, status, returnTo string) []views.RowAction {
 	q := ""
 	if returnTo != "" {
@@ -44,9 +44,9 @@ func rowActions(u store.User, id, status, returnTo string) []views.RowAction {
 	var out []views.RowAction
 	if canToggle(u) {
 		if store.ActionDisable.Applies(status) {
-			out = append(out, views.RowAction{Label: "Disable", URL: base + "/disable" + q, Dialog: true})
+			out = append(out, views.RowAction{Label: "Disable", URL: base + "/disable" + q, Dialog: true, Toggle: true})
 		} else {
-			out = append(out, views.RowAction{Label: "Enable", URL: base + "/enable" + q, Dialog: true})
+			out = append(out, views.RowAction{Label: "Enable", URL: base + "/enable" + q, Dialog: true, Toggle: true})
 		}
 	}
 	if canEdit(u) {

@@ -464,3 +464,52 @@ func TestDeleteReturnsToTheList(t *testing.T) {
 		t.Errorf("Delete from the token's page = %d %q, want the list %q", r.StatusCode, r.Header.Get("Location"), ret)
 	}
 }
+
+// menuOrder returns the items of an action menu in order, "—" standing for
+// a divider.
+func menuOrder(menu *goquery.Selection) string {
+	var items []string
+	menu.Find(".menu-list > li").Each(func(_ int, li *goquery.Selection) {
+		if li.HasClass("menu-divider") {
+			items = append(items, "—")
+		} else {
+			items = append(items, squash(li.Text()))
+		}
+	})
+	return strings.Join(items, "|")
+}
+
+// TestActionMenuOrder checks the order of the ••• menu of a list row and
+// the ▾ menu of the details page: Disable or Enable, a divider, then Edit
+// and Delete (SPEC §3.2; the details page has Edit as a button of its own).
+func TestActionMenuOrder(t *testing.T) {
+	app := newTestApp(t)
+	cases := []struct {
+		email, name string
+		row, detail string
+	}{
+		{"admin@example.com", "CI pipeline", "Disable|—|Edit|Delete", "Disable|—|Delete"},
+		{"admin@example.com", "Legacy ERP connector", "Enable|—|Edit|Delete", "Enable|—|Delete"},
+		{"operator@example.com", "CI pipeline", "Disable", "Disable"},
+		{"operator@example.com", "Legacy ERP connector", "Enable", "Enable"},
+	}
+	for _, tc := range cases {
+		c := app.client(t)
+		c.mustLogin(tc.email)
+		d := c.get("/settings/api-tokens?q=" + url.QueryEscape(tc.name)).doc(t)
+		row := d.Find("table.grid tbody tr").FilterFunction(func(_ int, s *goquery.Selection) bool {
+			return squash(s.Find(".cell-title").Text()) == tc.name
+		})
+		if row.Length() != 1 {
+			t.Fatalf("%s: the list shows %d rows named %q, want 1", tc.email, row.Length(), tc.name)
+		}
+		if got := menuOrder(row.Find("details[data-menu]")); got != tc.row {
+			t.Errorf("%s: the ••• menu of %s is %q, want %q", tc.email, tc.name, got, tc.row)
+		}
+		id := app.demoToken(t, tc.name).ID
+		d = c.get("/settings/api-tokens/" + id).doc(t)
+		if got := menuOrder(d.Find(".detail-actions details[data-menu]")); got != tc.detail {
+			t.Errorf("%s: the ▾ menu of %s is %q, want %q", tc.email, tc.name, got, tc.detail)
+		}
+	}
+}

@@ -675,3 +675,80 @@ func TestEditNothingChangedIsANotice(t *testing.T) {
 		t.Errorf("the notice is not a status message")
 	}
 }
+
+// stepperTags returns the start tags inside the wizard's stepper (the
+// <ol class="steps"> and everything in it), as the server sent them.
+func stepperTags(t *testing.T, page string) []string {
+	t.Helper()
+	ol := regexp.MustCompile(`(?s)<ol class="steps".*?</ol>`).FindString(page)
+	if ol == "" {
+		t.Fatal("the page has no stepper")
+	}
+	return regexp.MustCompile(`<[a-zA-Z][^>]*>`).FindAllString(ol, -1)
+}
+
+// attrNames returns the names of the attributes of a start tag, in order,
+// repeats included.
+func attrNames(tag string) []string {
+	var names []string
+	attr := regexp.MustCompile(`\s([^\s"'=<>/]+)(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'>]+))?`)
+	for _, m := range attr.FindAllStringSubmatch(strings.TrimPrefix(tag, "<"), -1) {
+		names = append(names, strings.ToLower(m[1]))
+	}
+	return names
+}
+
+// TestWizardStepperMarkup checks the raw HTML of the Add wizard's stepper
+// on each step: every tag has each attribute once (a browser keeps only
+// the first of two class attributes, goquery cannot tell) and no stray
+// attribute named after templ syntax, such as an "else" left by a line
+// break between "}" and "else".
+func TestWizardStepperMarkup(t *testing.T) {
+	app := newTestApp(t)
+	c := app.client(t)
+	c.mustLogin("admin@example.com")
+	check := func(step string, page string) {
+		t.Helper()
+		items := 0
+		for _, tag := range stepperTags(t, page) {
+			names := attrNames(tag)
+			seen := map[string]bool{}
+			for _, n := range names {
+				if seen[n] {
+					t.Errorf("%s: the stepper tag %s has two %s attributes", step, tag, n)
+				}
+				seen[n] = true
+				if n == "else" || n == "if" || n == "{" || n == "}" {
+					t.Errorf("%s: the stepper tag %s has a stray %q attribute", step, tag, n)
+				}
+			}
+			if strings.HasPrefix(tag, "<li") {
+				items++
+				if !seen["class"] {
+					t.Errorf("%s: the stepper item %s has no class", step, tag)
+				}
+			}
+		}
+		if items != 4 {
+			t.Errorf("%s: the stepper has %d items, want 4", step, items)
+		}
+	}
+	// Each step's POST is answered with a redirect to the next step's GET.
+	r := c.follow(c.get("/settings/api-tokens/new"))
+	check("step 1", r.body)
+	d := r.doc(t)
+	csrf := d.Find(`input[name="_csrf"]`).AttrOr("value", "")
+	draft := d.Find(`form input[name="draft"]`).AttrOr("value", "")
+	form := url.Values{"_csrf": {csrf}, "draft": {draft}, "step": {"1"}, "go": {"next"}, "name": {"Stepper markup"}}
+	check("step 2", c.follow(c.postMultipart("/settings/api-tokens/new", form, "", nil)).body)
+	form.Set("step", "2")
+	form.Set("modules", "MOD-2210")
+	check("step 3", c.follow(c.postMultipart("/settings/api-tokens/new", form, "", nil)).body)
+	form.Set("step", "3")
+	form.Set("go", "add")
+	r = c.postMultipart("/settings/api-tokens/new", form, "", nil)
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("Add answered %d, want 303", r.StatusCode)
+	}
+	check("step 4", c.follow(r).body)
+}

@@ -98,8 +98,8 @@ func TestListShowsTheAccountsLiveTokens(t *testing.T) {
 	if dt, _ := cells.Eq(3).Find("time").Attr("datetime"); !regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`).MatchString(dt) {
 		t.Errorf("created datetime = %q", dt)
 	}
-	if !regexp.MustCompile(`^\d{1,2} [A-Z][a-z]{2} \d{4} \d\d:\d\d$`).MatchString(squash(cells.Eq(3).Text())) {
-		t.Errorf("created cell = %q, want 15 Apr 2023 over 12:34", squash(cells.Eq(3).Text()))
+	if !regexp.MustCompile(`^\d{1,2} [A-Z][a-z]{2} \d{4} \d\d:\d\d UTC$`).MatchString(squash(cells.Eq(3).Text())) {
+		t.Errorf("created cell = %q, want 15 Apr 2023 over 12:34 UTC (app.js shows the viewer's zone)", squash(cells.Eq(3).Text()))
 	}
 	if got := squash(cells.Eq(5).Text()); got != "Active" || !cells.Eq(5).Find(".badge").HasClass("badge-active") {
 		t.Errorf("status cell = %q", got)
@@ -117,8 +117,8 @@ func TestListShowsTheAccountsLiveTokens(t *testing.T) {
 	if got := squash(none.Find("td").Eq(1).Text()); got != "—" {
 		t.Errorf("no-module cell = %q", got)
 	}
-	if got := squash(none.Find("td").Eq(4).Text()); got != "—" {
-		t.Errorf("never-used last access = %q", got)
+	if got, sr := squash(none.Find("td").Eq(4).Find(`[aria-hidden="true"]`).Text()), squash(none.Find("td").Eq(4).Find(".visually-hidden").Text()); got != "—" || sr != "never" {
+		t.Errorf("never-used last access = %q (screen readers: %q), want — and never", got, sr)
 	}
 	disabled := doc.Find("tr").FilterFunction(func(_ int, s *goquery.Selection) bool { return s.Find(".cell-title").Text() == "Legacy ERP connector" })
 	if !disabled.Find(".badge").HasClass("badge-disabled") || squash(disabled.Find("td").Eq(2).Text()) != "Gatehouse SYSTEM" {

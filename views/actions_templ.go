@@ -64,7 +64,7 @@ func actionMenu(label, trigger string, actions []RowAction) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		for i, a := range actions {
-			if a.Danger && i > 0 {
+			if i > 0 && actions[i-1].Toggle {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "<li class=\"menu-divider\" aria-hidden=\"true\"></li>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err

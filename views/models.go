@@ -251,6 +251,9 @@ type RowAction struct {
 	URL    string
 	Danger bool
 	Dialog bool // opens the confirmation as a dialog when JavaScript runs
+	// Toggle marks Enable or Disable, the menu's first group: a divider
+	// sets it apart from the items after it (SPEC §3.2).
+	Toggle bool
 }
 
 // ConfirmPage asks to confirm Enable, Disable or Delete of one token: the
