@@ -211,7 +211,7 @@ func TestHostileInputCatalogue(t *testing.T) {
 		}, status: 303, loc: "/settings/api-tokens"},
 		{name: "SQL in the audit export object", do: func() (int, string, http.Header) {
 			return web(admin.get("/settings/audit-trail/export.csv?object=" + url.QueryEscape("' OR 1=1--")))
-		}, status: 400, want: "The object filter must be an API token id"},
+		}, status: 400, want: "is neither an API token id (TKN-1234-5678) nor the start of a"},
 
 		// Sessions.
 		{name: "forged session cookie", do: func() (int, string, http.Header) {

@@ -67,9 +67,28 @@ func detailsJSON(v any) string {
 func auditWhere(q store.AuditQuery, accountID string) (string, []any) {
 	where := []string{"account_id = ?"}
 	args := []any{accountID}
+	objects := q.ObjectIDs
 	if q.ObjectID != "" {
+		objects = append([]string{q.ObjectID}, objects...)
+	}
+	switch len(objects) {
+	case 0:
+	case 1:
 		where = append(where, "object_id = ?")
-		args = append(args, q.ObjectID)
+		args = append(args, objects[0])
+	default:
+		where = append(where, "object_id IN ("+placeholders(len(objects))+")")
+		for _, id := range objects {
+			args = append(args, id)
+		}
+	}
+	if q.ActorID != "" {
+		where = append(where, "actor_id = ?")
+		args = append(args, q.ActorID)
+	}
+	if q.ActorType != "" {
+		where = append(where, "actor_type = ?")
+		args = append(args, q.ActorType)
 	}
 	if q.Event != "" {
 		where = append(where, "event = ?")
