@@ -3,17 +3,19 @@ package handlers
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -34,17 +36,44 @@ func shortEvent(e string) string {
 	return strings.ReplaceAll(strings.TrimPrefix(e, "platform.accounts."), ".", "-")
 }
 
+var (
+	accountIDPattern = regexp.MustCompile(`^ACC-\d{4}-\d{4}$`)
+	userIDPattern    = regexp.MustCompile(`^USR-\d{4}-\d{4}$`)
+)
+
+// maxObjectMatches bounds how many tokens a name in the object filter may
+// stand for: past it the name is too short to narrow the trail, and the
+// records of that many tokens are no longer one index range each.
+const maxObjectMatches = 100
+
 // auditFilter is the filter part of an audit grid's query.
 type auditFilter struct {
 	Event    string // short name
 	From, To string // YYYY-MM-DD as typed
+	Object   string // as typed: an id or the start of a token's name
+	Actor    string // a user's or token's id, "token" or "system"
 	query    store.AuditQuery
-	errors   map[string]string
+	// matches are the tokens a name in the object filter found; none is
+	// set when the filter can match no record (a name no token has).
+	matches []store.TokenMatch
+	none    bool
+	users   []store.User // the account's, for the actor filter
+	errors  map[string]string
 }
 
-// parseAuditFilter reads event, from and to. An unknown event falls back to
-// every event; a date that is not a date is an error for its field.
-func parseAuditFilter(v url.Values, objectID string) auditFilter {
+// invalid reports whether a filter could not be read: the grid then lists
+// nothing and says why, and an export refuses.
+func (f auditFilter) invalid() bool { return len(f.errors) > 0 }
+
+// parseAuditFilter reads event, from and to, and on the account's trail
+// (objectID "") object and actor too; objectID limits the filter to one
+// object's records (a token's Audit trail tab). An unknown event falls back
+// to every event; a date that is not a date, a range that ends before it
+// starts, an object that is neither an id nor the start of a name (or the
+// start of too many), and an actor who is not one are errors for their
+// field.
+func (h *Handler) parseAuditFilter(c echo.Context, objectID string) (auditFilter, error) {
+	v := c.QueryParams()
 	f := auditFilter{From: v.Get("from"), To: v.Get("to"), errors: map[string]string{}}
 	f.query.ObjectID = objectID
 	for _, e := range store.AuditEvents {
@@ -70,9 +99,82 @@ func parseAuditFilter(v url.Values, objectID string) auditFilter {
 	}
 	if !f.query.From.IsZero() && !f.query.To.IsZero() && !f.query.From.Before(f.query.To) {
 		f.errors["to"] = "The end date must not be before the start date."
-		f.query.To = time.Time{}
 	}
-	return f
+	if objectID != "" {
+		return f, nil
+	}
+	u, _ := currentUser(c)
+	ctx := c.Request().Context()
+	if err := h.parseObjectFilter(ctx, &f, u.AccountID, v.Get("object")); err != nil {
+		return f, err
+	}
+	var err error
+	if f.users, err = h.store.AccountUsers(ctx, u.AccountID); err != nil {
+		return f, err
+	}
+	f.parseActorFilter(v.Get("actor"))
+	return f, nil
+}
+
+// parseObjectFilter reads the object filter: a token's or the account's id
+// (in any case), or else the start of token names, ignoring case, which
+// stands for the tokens of the account, deleted ones included, whose name
+// starts with it.
+func (h *Handler) parseObjectFilter(ctx context.Context, f *auditFilter, accountID, raw string) error {
+	f.Object = store.CleanText(raw)
+	s := strings.TrimSpace(raw)
+	if s == "" {
+		return nil
+	}
+	if id := strings.ToUpper(s); tokenIDPattern.MatchString(id) || accountIDPattern.MatchString(id) {
+		f.query.ObjectID = id
+		return nil
+	}
+	if store.ValidateName(s) != "" {
+		if utf8.RuneCountInString(s) > store.MaxNameLength {
+			f.errors["object"] = fmt.Sprintf("Object: a token's name has at most %d characters.", store.MaxNameLength)
+		} else {
+			f.errors["object"] = fmt.Sprintf("Object: %q is neither an API token id (TKN-1234-5678) nor the start of a token's name, which holds only letters, digits, spaces and - . ' \".", truncate(store.CleanText(s), 40))
+		}
+		return nil
+	}
+	matches, err := h.store.TokensNamed(ctx, accountID, s, maxObjectMatches+1)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(matches) > maxObjectMatches:
+		f.errors["object"] = fmt.Sprintf("Object: %q matches more than %d API tokens. Type more of the name, or the token's id.", truncate(s, 40), maxObjectMatches)
+	case len(matches) == 0:
+		f.none = true
+	default:
+		f.matches = matches
+		for _, m := range matches {
+			f.query.ObjectIDs = append(f.query.ObjectIDs, m.ID)
+		}
+	}
+	return nil
+}
+
+// parseActorFilter reads the actor filter: a user of the account, a token
+// by its id, "token" for any API token, or "system" for the command line.
+func (f *auditFilter) parseActorFilter(raw string) {
+	s := strings.TrimSpace(raw)
+	id := strings.ToUpper(s)
+	switch {
+	case s == "":
+	case strings.EqualFold(s, "token"):
+		f.Actor, f.query.ActorType = "token", "token"
+	case strings.EqualFold(s, "system") || id == store.SystemActor.ID:
+		f.Actor, f.query.ActorType = "system", "system"
+	case tokenIDPattern.MatchString(id):
+		f.Actor, f.query.ActorID = id, id
+	case userIDPattern.MatchString(id) && slices.ContainsFunc(f.users, func(u store.User) bool { return u.ID == id }):
+		f.Actor, f.query.ActorID = id, id
+	default:
+		f.Actor = store.CleanText(raw)
+		f.errors["actor"] = fmt.Sprintf("Actor: %q is not a user of this account, an API token id, \"token\" or \"system\". Pick one from the list.", truncate(f.Actor, 40))
+	}
 }
 
 func truncate(s string, n int) string {
@@ -82,17 +184,14 @@ func truncate(s string, n int) string {
 	return s
 }
 
-// values encodes the filter for links.
+// values encodes the filter for links, as it was given: a link to a page
+// with a filter that cannot be read leads to the same message.
 func (f auditFilter) values() url.Values {
 	v := url.Values{}
-	if f.Event != "" {
-		v.Set("event", f.Event)
-	}
-	if f.From != "" && f.errors["from"] == "" {
-		v.Set("from", f.From)
-	}
-	if f.To != "" && f.errors["to"] == "" {
-		v.Set("to", f.To)
+	for k, s := range map[string]string{"event": f.Event, "from": f.From, "to": f.To, "object": strings.TrimSpace(f.Object), "actor": f.Actor} {
+		if s != "" {
+			v.Set(k, s)
+		}
 	}
 	return v
 }
@@ -106,11 +205,16 @@ func withQuery(path string, v url.Values) string {
 
 // fillAuditGrid builds the audit grid for the request's filters and page;
 // objectID limits it to one object's records. The status is 400 when a
-// filter could not be read (the grid still shows, with the message).
+// filter could not be read: the grid then shows the filters as given, the
+// message, and no record.
 func (h *Handler) fillAuditGrid(c echo.Context, g *views.AuditGrid, action, objectID string) (int, error) {
 	u, _ := currentUser(c)
+	ctx := c.Request().Context()
 	params := c.QueryParams()
-	f := parseAuditFilter(params, objectID)
+	f, err := h.parseAuditFilter(c, objectID)
+	if err != nil {
+		return 0, err
+	}
 	q := f.query
 	q.Limit = auditPageSize
 	if b := params.Get("before"); store.ValidAuditCursor(b) {
@@ -118,9 +222,11 @@ func (h *Handler) fillAuditGrid(c echo.Context, g *views.AuditGrid, action, obje
 	} else if a := params.Get("after"); store.ValidAuditCursor(a) {
 		q.After = a
 	}
-	page, err := h.store.ListAudit(c.Request().Context(), u.AccountID, q)
-	if err != nil {
-		return 0, err
+	var page store.AuditPage
+	if !f.invalid() && !f.none {
+		if page, err = h.store.ListAudit(ctx, u.AccountID, q); err != nil {
+			return 0, err
+		}
 	}
 	// Links keep the page's other parameters (the token page's list query).
 	keep := url.Values{}
@@ -149,10 +255,12 @@ func (h *Handler) fillAuditGrid(c echo.Context, g *views.AuditGrid, action, obje
 	*g = views.AuditGrid{
 		Action:     action,
 		ShowObject: objectID == "",
+		Object:     f.Object,
 		From:       f.From,
 		To:         f.To,
 		Errors:     f.errors,
-		Filtered:   f.Event != "" || f.From != "" || f.To != "",
+		Invalid:    f.invalid(),
+		Filtered:   len(f.values()) > 0,
 		ClearURL:   withQuery(action, keep),
 		NewestURL:  link(nil),
 		Total:      formatCount(page.Total, page.TotalCapped) + " " + plural(page.Total, "record", "records"),
@@ -163,20 +271,27 @@ func (h *Handler) fillAuditGrid(c echo.Context, g *views.AuditGrid, action, obje
 	if page.Newer != "" {
 		g.NewerURL = link(url.Values{"after": {page.Newer}})
 	}
-	export := f.values()
-	if objectID != "" {
-		export.Set("object", objectID)
+	if !f.invalid() {
+		export := f.values()
+		if objectID != "" {
+			export.Set("object", objectID)
+		}
+		g.ExportCSV = withQuery("/settings/audit-trail/export.csv", export)
+		g.ExportJSON = withQuery("/settings/audit-trail/export.json", export)
 	}
-	g.ExportCSV = withQuery("/settings/audit-trail/export.csv", export)
-	g.ExportJSON = withQuery("/settings/audit-trail/export.json", export)
 	g.Events = []views.Option{{Value: "", Label: "All events", Selected: f.Event == ""}}
 	for _, e := range store.AuditEvents {
 		s := shortEvent(e)
 		g.Events = append(g.Events, views.Option{Value: s, Label: eventLabel(s), Selected: f.Event == s})
 	}
-	// The account grid links the tokens that still exist; the lookup is one
-	// query for the page, not one per row.
-	var live map[string]bool
+	if g.ShowObject {
+		g.Actors = actorOptions(f)
+		g.ObjectNote = objectNote(f)
+	}
+	// The account grid links the tokens of the account: a live one's page,
+	// a deleted one's audit trail. The lookup is one query for the page,
+	// not one per row.
+	var statuses map[string]string
 	if g.ShowObject {
 		var ids []string
 		for _, r := range page.Records {
@@ -184,14 +299,14 @@ func (h *Handler) fillAuditGrid(c echo.Context, g *views.AuditGrid, action, obje
 				ids = append(ids, r.ObjectID)
 			}
 		}
-		if live, err = h.store.LiveTokens(c.Request().Context(), u.AccountID, ids); err != nil {
+		if statuses, err = h.store.TokenStatuses(ctx, u.AccountID, ids); err != nil {
 			return 0, err
 		}
 	}
 	for _, r := range page.Records {
 		objectURL := ""
-		if live[r.ObjectID] && r.ObjectType == store.ObjectTypeToken {
-			objectURL = "/settings/api-tokens/" + r.ObjectID
+		if r.ObjectType == store.ObjectTypeToken {
+			objectURL = tokenURL(r.ObjectID, statuses[r.ObjectID])
 		}
 		g.Rows = append(g.Rows, views.AuditRow{
 			ID: r.ID, When: formatDateTime(r.OccurredAt), Event: shortEvent(r.Event),
@@ -200,10 +315,62 @@ func (h *Handler) fillAuditGrid(c echo.Context, g *views.AuditGrid, action, obje
 			ObjectURL: objectURL, URL: withQuery("/settings/audit-trail/"+r.ID, url.Values{"back": {here}}),
 		})
 	}
-	if len(f.errors) > 0 {
+	if f.invalid() {
 		return http.StatusBadRequest, nil
 	}
 	return http.StatusOK, nil
+}
+
+// tokenURL is where a record links its token: a live token's page, a
+// deleted one's audit trail (all that is left of it), or nowhere for a token
+// that is not the account's.
+func tokenURL(id, status string) string {
+	switch status {
+	case "":
+		return ""
+	case store.StatusDeleted:
+		return "/settings/api-tokens/" + id + "/audit"
+	}
+	return "/settings/api-tokens/" + id
+}
+
+// actorOptions are the choices of the actor filter: anyone, each user of
+// the account, any API token (and the one given, if one was), the system.
+func actorOptions(f auditFilter) []views.Option {
+	opts := []views.Option{{Value: "", Label: "Anyone", Selected: f.Actor == ""}}
+	for _, u := range f.users {
+		opts = append(opts, views.Option{Value: u.ID, Label: u.Name, Selected: f.Actor == u.ID})
+	}
+	opts = append(opts, views.Option{Value: "token", Label: "Any API token", Selected: f.Actor == "token"})
+	if tokenIDPattern.MatchString(f.Actor) {
+		opts = append(opts, views.Option{Value: f.Actor, Label: "API token " + f.Actor, Selected: true})
+	}
+	opts = append(opts, views.Option{Value: "system", Label: "System (command line)", Selected: f.Actor == "system"})
+	if f.errors["actor"] != "" {
+		// Kept as given, so that the form shows what was asked for.
+		opts = append(opts, views.Option{Value: f.Actor, Label: truncate(f.Actor, 40), Selected: true})
+	}
+	return opts
+}
+
+// objectNote says which tokens a name in the object filter stands for.
+func objectNote(f auditFilter) string {
+	switch {
+	case f.none:
+		return fmt.Sprintf("No API token's name starts with %q.", truncate(strings.TrimSpace(f.Object), 40))
+	case len(f.matches) == 0:
+		return ""
+	}
+	names := make([]string, len(f.matches))
+	for i, m := range f.matches {
+		names[i] = m.Name + " (" + m.ID
+		if m.Status == store.StatusDeleted {
+			names[i] += ", deleted"
+		}
+		names[i] += ")"
+	}
+	return fmt.Sprintf("%q matches %d %s: %s.", truncate(strings.TrimSpace(f.Object), 40), len(f.matches),
+		plural(len(f.matches), "API token", "API tokens"), strings.Join(names, ", "))
 }
 
 // auditReason returns the reason a Disable gave, for the grid, or "". Only a
@@ -302,11 +469,11 @@ func (h *Handler) showAuditRecord(c echo.Context) error {
 		m.BackURL = "/settings/audit-trail"
 	}
 	if r.ObjectType == store.ObjectTypeToken {
-		if _, err := h.store.Token(ctx, u.AccountID, r.ObjectID); err == nil {
-			m.ObjectURL = "/settings/api-tokens/" + r.ObjectID
-		} else if !errors.Is(err, store.ErrNotFound) {
+		statuses, err := h.store.TokenStatuses(ctx, u.AccountID, []string{r.ObjectID})
+		if err != nil {
 			return err
 		}
+		m.ObjectURL = tokenURL(r.ObjectID, statuses[r.ObjectID])
 	}
 	return h.render(c, http.StatusOK, views.AuditRecordView(m))
 }
@@ -345,17 +512,22 @@ func csvSafe(s string) string {
 func (h *Handler) exportAudit(c echo.Context) error {
 	format := strings.TrimPrefix(path.Ext(c.Request().URL.Path), ".")
 	u, _ := currentUser(c)
-	objectID := c.QueryParam("object")
-	if objectID != "" && !tokenIDPattern.MatchString(objectID) {
-		return echo.NewHTTPError(http.StatusBadRequest, "The object filter must be an API token id such as TKN-1234-5678.")
+	f, err := h.parseAuditFilter(c, "")
+	if err != nil {
+		return err
 	}
-	f := parseAuditFilter(c.QueryParams(), objectID)
-	for _, msg := range f.errors {
-		return echo.NewHTTPError(http.StatusBadRequest, msg)
+	if f.invalid() {
+		var msgs []string
+		for _, field := range []string{"object", "actor", "from", "to"} {
+			if msg := f.errors[field]; msg != "" {
+				msgs = append(msgs, msg)
+			}
+		}
+		return echo.NewHTTPError(http.StatusBadRequest, strings.Join(msgs, " "))
 	}
 	name := "audit-trail"
-	if objectID != "" {
-		name += "-" + objectID
+	if f.query.ObjectID != "" {
+		name += "-" + f.query.ObjectID
 	}
 	name += "-" + h.store.Now().Format("20060102-150405") + "." + format
 	res := c.Response()
@@ -380,12 +552,15 @@ func (h *Handler) exportAudit(c echo.Context) error {
 		}
 		return nil
 	}
-	var err error
+	each := h.store.EachAudit
+	if f.none {
+		each = func(context.Context, string, store.AuditQuery, func(store.AuditRecord) error) error { return nil }
+	}
 	if format == "csv" {
 		w := csv.NewWriter(buf)
 		w.Write([]string{"id", "timestamp", "event", "object_type", "object_id", "object_name",
 			"actor_type", "actor_id", "actor_name", "ip", "user_agent", "summary", "details", "hash", "prev_hash"})
-		err = h.store.EachAudit(c.Request().Context(), u.AccountID, f.query, func(r store.AuditRecord) error {
+		err = each(c.Request().Context(), u.AccountID, f.query, func(r store.AuditRecord) error {
 			w.Write([]string{r.ID, r.OccurredAt.Format("2006-01-02T15:04:05.000Z07:00"), r.Event,
 				r.ObjectType, r.ObjectID, csvSafe(r.ObjectName), r.Actor.Type, r.Actor.ID, csvSafe(r.Actor.Name),
 				r.Actor.IP, csvSafe(r.Actor.UserAgent), csvSafe(r.Summary), r.Details, r.Hash, r.PrevHash})
@@ -398,7 +573,7 @@ func (h *Handler) exportAudit(c echo.Context) error {
 	} else {
 		buf.WriteString("[")
 		enc := json.NewEncoder(buf)
-		err = h.store.EachAudit(c.Request().Context(), u.AccountID, f.query, func(r store.AuditRecord) error {
+		err = each(c.Request().Context(), u.AccountID, f.query, func(r store.AuditRecord) error {
 			if n > 0 {
 				buf.WriteString(",")
 			}

@@ -63,8 +63,8 @@ func TestAuditTrailPage(t *testing.T) {
 }
 
 // The account grid links a token's name to its page while the token exists,
-// and shows a deleted token's name as plain text.
-func TestAuditGridLinksLiveTokens(t *testing.T) {
+// and a deleted token's name to its (read-only) audit trail.
+func TestAuditGridLinksTokens(t *testing.T) {
 	app := newTestApp(t)
 	c := app.client(t)
 	c.mustLogin("viewer@example.com")
@@ -96,8 +96,8 @@ func TestAuditGridLinksLiveTokens(t *testing.T) {
 	if cells.Length() != 1 {
 		t.Fatalf("%d delete records of %s, want 1", cells.Length(), gone.ID)
 	}
-	if cells.Find("a").Length() != 0 || squash(cells.Find(".cell-main").Text()) != gone.Name {
-		t.Errorf("deleted token's object cell = %q, want its name unlinked", squash(cells.Text()))
+	if href, _ := cells.Find("a.cell-main").Attr("href"); href != "/settings/api-tokens/"+gone.ID+"/audit" || squash(cells.Find(".cell-main").Text()) != gone.Name {
+		t.Errorf("deleted token's object cell = %q linking to %q, want its name linking to its audit trail", squash(cells.Text()), href)
 	}
 	// The token's own grid has no object column to link.
 	if n := c.get("/settings/api-tokens/" + live.ID + "/audit").doc(t).Find("td.cell-object").Length(); n != 0 {
@@ -301,6 +301,188 @@ func TestCSVSafe(t *testing.T) {
 	for in, want := range map[string]string{"=cmd()": "'=cmd()", "+1": "'+1", "@x": "'@x", "-2": "'-2", "plain": "plain", "": ""} {
 		if got := csvSafe(in); got != want {
 			t.Errorf("csvSafe(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// gridColumn is the id under one column (cell-object, cell-actor) of each
+// row of an audit grid.
+func gridColumn(d *goquery.Document, class string) []string {
+	var ids []string
+	d.Find("table.audit-grid tbody td." + class + " .cell-sub").Each(func(_ int, s *goquery.Selection) { ids = append(ids, squash(s.Text())) })
+	return ids
+}
+
+// exportedJSON reads a JSON export, failing the test unless it is one.
+func exportedJSON(t *testing.T, r response) []exportRecord {
+	t.Helper()
+	var out []exportRecord
+	if r.StatusCode != http.StatusOK || json.Unmarshal([]byte(r.body), &out) != nil {
+		t.Fatalf("export = %d %q", r.StatusCode, truncate(r.body, 200))
+	}
+	return out
+}
+
+// The account trail narrows to one object by its id, or to the tokens whose
+// name starts with what was typed (ignoring case, deleted tokens included);
+// the form keeps the value, the export links carry it, and a value that can
+// be no token's name is a 400 that lists nothing.
+func TestAuditTrailObjectFilter(t *testing.T) {
+	app := newTestApp(t)
+	ctx := t.Context()
+	twin, _ := app.apiToken(t, app.acc.ID, "Twin feed")
+	backup, _ := app.apiToken(t, app.acc.ID, "twin feed backup")
+	app.apiToken(t, app.acc.ID, "Twins unrelated")
+	if err := app.store.DeleteToken(ctx, store.SystemActor, app.acc.ID, backup.ID, backup.Version); err != nil {
+		t.Fatal(err)
+	}
+	c := app.client(t)
+	c.mustLogin("viewer@example.com")
+
+	r := c.get("/settings/audit-trail?object=" + twin.ID)
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("object=id = %d", r.StatusCode)
+	}
+	d := r.doc(t)
+	if got := gridColumn(d, "cell-object"); !slices.Equal(got, []string{twin.ID}) {
+		t.Errorf("object=%s lists %v, want its one record", twin.ID, got)
+	}
+	if v, _ := d.Find("#object").Attr("value"); v != twin.ID {
+		t.Errorf("object field = %q", v)
+	}
+
+	d = c.get("/settings/audit-trail?object=twin+FEED").doc(t)
+	got := gridColumn(d, "cell-object")
+	if want := []string{backup.ID, backup.ID, twin.ID}; !slices.Equal(got, want) {
+		t.Errorf("object=twin FEED lists %v, want %v (the deleted token's too)", got, want)
+	}
+	if v, _ := d.Find("#object").Attr("value"); v != "twin FEED" {
+		t.Errorf("object field = %q, want what was typed", v)
+	}
+
+	d = c.get("/settings/audit-trail?object=twin+feed&event=deleted").doc(t)
+	if got := gridColumn(d, "cell-object"); !slices.Equal(got, []string{backup.ID}) {
+		t.Errorf("object and event list %v", got)
+	}
+	csvURL, _ := d.Find(`a[href*="export.csv"]`).Attr("href")
+	jsonURL, _ := d.Find(`a[href*="export.json"]`).Attr("href")
+	if csvURL != "/settings/audit-trail/export.csv?event=deleted&object=twin+feed" || jsonURL != "/settings/audit-trail/export.json?event=deleted&object=twin+feed" {
+		t.Errorf("export links = %q, %q", csvURL, jsonURL)
+	}
+	out := exportedJSON(t, c.get("/settings/audit-trail/export.json?object=twin+feed"))
+	if len(out) != 3 || out[0].Object.ID != backup.ID || out[2].Object.ID != twin.ID {
+		t.Errorf("export by name = %+v", out)
+	}
+
+	// A name too long to be one, and a prefix of too many tokens.
+	if err := app.store.SeedTokens(ctx, app.sealer, app.acc.ID, 1300); err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("x", 201)
+	for _, tc := range []struct{ value, msg string }{
+		{long, "200 characters"},
+		{"b", "more than 100 API tokens"},
+	} {
+		r := c.get("/settings/audit-trail?event=created&object=" + url.QueryEscape(tc.value))
+		d := r.doc(t)
+		if r.StatusCode != http.StatusBadRequest || !strings.Contains(d.Find("#object-error").Text(), tc.msg) {
+			t.Errorf("object=%.20s… = %d %q, want 400 saying %q", tc.value, r.StatusCode, squash(d.Find("#object-error").Text()), tc.msg)
+		}
+		if v, _ := d.Find("#object").Attr("value"); v != tc.value || d.Find("table.audit-grid tbody tr").Length() != 0 {
+			t.Errorf("object=%.20s…: field %.20q and %d rows, want the value kept and no rows", tc.value, v, d.Find("table.audit-grid tbody tr").Length())
+		}
+		if opt := d.Find(`#event option[value="created"]`); opt.AttrOr("selected", "-") == "-" {
+			t.Error("the event filter is lost")
+		}
+		if r := c.get("/settings/audit-trail/export.csv?object=" + url.QueryEscape(tc.value)); r.StatusCode != http.StatusBadRequest {
+			t.Errorf("export object=%.20s… = %d, want 400", tc.value, r.StatusCode)
+		}
+	}
+}
+
+// The account trail narrows to one actor: a user of the account, any API
+// token or one, or the system.
+func TestAuditTrailActorFilter(t *testing.T) {
+	app := newTestApp(t)
+	ctx := t.Context()
+	op, err := app.store.UserByEmail(ctx, "operator@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	caller, _ := app.apiToken(t, app.acc.ID, "Automation", "MOD-1756")
+	target := app.demoToken(t, "CI pipeline")
+	if _, err := app.store.DisableToken(ctx, store.Actor{Type: "token", ID: caller.ID, Name: caller.Name}, app.acc.ID, target.ID, target.Version, ""); err != nil {
+		t.Fatal(err)
+	}
+	c := app.client(t)
+	c.mustLogin("viewer@example.com")
+	only := func(query, want string, prefix bool) *goquery.Document {
+		t.Helper()
+		r := c.get("/settings/audit-trail?" + query)
+		d := r.doc(t)
+		got := gridColumn(d, "cell-actor")
+		if r.StatusCode != http.StatusOK || len(got) == 0 {
+			t.Fatalf("%s = %d with %d rows", query, r.StatusCode, len(got))
+		}
+		for _, id := range got {
+			if id != want && !(prefix && strings.HasPrefix(id, want)) {
+				t.Errorf("%s lists a record by %s", query, id)
+			}
+		}
+		return d
+	}
+	d := only("actor="+op.ID, op.ID, false)
+	if opt := d.Find(`#actor option[value="` + op.ID + `"]`); squash(opt.Text()) != "Oliver Perez" || opt.AttrOr("selected", "-") == "-" {
+		t.Errorf("actor option = %q, want Oliver Perez selected", squash(opt.Text()))
+	}
+	if href, _ := d.Find(`a[href*="export.json"]`).Attr("href"); href != "/settings/audit-trail/export.json?actor="+op.ID {
+		t.Errorf("export link = %q", href)
+	}
+	for _, rec := range exportedJSON(t, c.get("/settings/audit-trail/export.json?actor="+op.ID)) {
+		if rec.Actor.ID != op.ID {
+			t.Errorf("export by actor has a record by %s", rec.Actor.ID)
+		}
+	}
+	only("actor=system", store.SystemActor.ID, false)
+	only("actor=token", "TKN-", true)
+	only("actor="+caller.ID, caller.ID, false)
+	for _, bad := range []string{"USR-9999-9999", "nobody"} {
+		r := c.get("/settings/audit-trail?actor=" + bad)
+		d := r.doc(t)
+		if r.StatusCode != http.StatusBadRequest || d.Find("#actor-error").Text() == "" || d.Find("table.audit-grid tbody tr").Length() != 0 {
+			t.Errorf("actor=%s = %d %q with %d rows, want 400 with a message and no rows", bad, r.StatusCode, d.Find("#actor-error").Text(), d.Find("table.audit-grid tbody tr").Length())
+		}
+		if r := c.get("/settings/audit-trail/export.csv?actor=" + bad); r.StatusCode != http.StatusBadRequest {
+			t.Errorf("export actor=%s = %d, want 400", bad, r.StatusCode)
+		}
+	}
+}
+
+// A reversed date range, like any filter that cannot be read, shows its
+// message and no records, on both grids; the exports refuse it.
+func TestAuditReversedRangeShowsNoRows(t *testing.T) {
+	app := newTestApp(t)
+	c := app.client(t)
+	c.mustLogin("viewer@example.com")
+	tok := app.demoToken(t, "Partner portal EU")
+	for _, p := range []string{"/settings/audit-trail", "/settings/api-tokens/" + tok.ID + "/audit"} {
+		for _, query := range []string{"from=2000-01-02&to=2000-01-01", "from=yesterday"} {
+			r := c.get(p + "?" + query)
+			d := r.doc(t)
+			if r.StatusCode != http.StatusBadRequest || d.Find(".field-error").Length() != 1 {
+				t.Errorf("%s?%s = %d with %d messages, want 400 and one", p, query, r.StatusCode, d.Find(".field-error").Length())
+			}
+			if n := d.Find("table.audit-grid tbody tr").Length(); n != 0 {
+				t.Errorf("%s?%s lists %d records, want none", p, query, n)
+			}
+			if v, _ := d.Find("#from").Attr("value"); !strings.Contains(query, "from="+v) {
+				t.Errorf("%s?%s: from field = %q, want it kept", p, query, v)
+			}
+		}
+	}
+	for _, p := range []string{"/settings/audit-trail/export.csv", "/settings/audit-trail/export.json"} {
+		if r := c.get(p + "?from=2000-01-02&to=2000-01-01"); r.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s with a reversed range = %d, want 400", p, r.StatusCode)
 		}
 	}
 }

@@ -59,6 +59,9 @@ func BenchmarkEngines(b *testing.B) {
 		{"audit trail first", "/settings/audit-trail", false},
 		{"audit trail filtered", "/settings/audit-trail?event=updated", false},
 		{"token audit tab", "/settings/api-tokens/{token}/audit", false},
+		{"audit trail by token id", "/settings/audit-trail?object={token}", false},
+		{"audit trail by name", "/settings/audit-trail?object=gateway+sync+1", false}, // 78 tokens
+		{"audit trail by actor", "/settings/audit-trail?actor=system", false},
 		{"API filtered by date", "/public/v1/accounts/api-tokens?and(ge(audit.created.at," + month + "),eq(status,'Active'))", true},
 		{"API ordered by path", "/public/v1/accounts/api-tokens?order=-audit.updated.at,name", true},
 	}

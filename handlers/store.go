@@ -25,7 +25,10 @@ type Store interface {
 
 	Token(ctx context.Context, accountID, id string) (store.Token, error)
 	ListTokens(ctx context.Context, accountID string, q store.TokenQuery) (store.TokenPage, error)
-	LiveTokens(ctx context.Context, accountID string, ids []string) (map[string]bool, error)
+	TokenStatuses(ctx context.Context, accountID string, ids []string) (map[string]string, error)
+	DeletedToken(ctx context.Context, accountID, id string) (store.DeletedToken, error)
+	TokensNamed(ctx context.Context, accountID, prefix string, limit int) ([]store.TokenMatch, error)
+	AccountUsers(ctx context.Context, accountID string) ([]store.User, error)
 	CreateToken(ctx context.Context, sealer *store.Sealer, actor store.Actor, accountID string, nt store.NewToken) (store.Token, string, error)
 	UpdateToken(ctx context.Context, actor store.Actor, accountID, id string, version int64, u store.TokenUpdate) (store.Token, bool, error)
 	EnableToken(ctx context.Context, actor store.Actor, accountID, id string, version int64) (store.Token, error)

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"crypto/subtle"
+	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -76,7 +77,9 @@ func (h *Handler) showToken(c echo.Context) error {
 		return store.ErrNotFound
 	}
 	m, err := h.tokenPage(c, tab)
-	if err != nil {
+	if errors.Is(err, store.ErrNotFound) {
+		return h.showDeletedToken(c, tab)
+	} else if err != nil {
 		return err
 	}
 	status := http.StatusOK
@@ -95,6 +98,57 @@ func (h *Handler) showToken(c echo.Context) error {
 		if list := c.QueryParam("list"); list != "" {
 			m.Audit.Hidden = append(m.Audit.Hidden, views.Option{Value: "list", Label: list})
 		}
+	}
+	return h.render(c, status, views.TokenView(m))
+}
+
+// showDeletedToken serves what is left of a deleted token of the account:
+// its Audit trail tab, read-only, under a banner saying who deleted it and
+// when. Its other tabs lead there; anything else about it stays a 404, as do
+// other accounts' tokens and unknown ids.
+func (h *Handler) showDeletedToken(c echo.Context, tab string) error {
+	id := c.Param("id")
+	if !tokenIDPattern.MatchString(id) {
+		return store.ErrNotFound
+	}
+	u, _ := currentUser(c)
+	t, err := h.store.DeletedToken(c.Request().Context(), u.AccountID, id)
+	if err != nil {
+		return err
+	}
+	backURL, listQ := h.backToList(c)
+	suffix := ""
+	if listQ != "" {
+		suffix = "?" + url.Values{"list": {listQ}}.Encode()
+	}
+	auditURL := "/settings/api-tokens/" + t.ID + "/audit"
+	if tab != "audit" {
+		return c.Redirect(http.StatusSeeOther, auditURL+suffix)
+	}
+	m := views.TokenPage{
+		Chrome:      h.chrome(c, t.Name+" · API tokens", "api-tokens"),
+		ID:          t.ID,
+		Name:        t.Name,
+		Status:      store.StatusDeleted,
+		Avatar:      views.Avatar{Initials: initials(t.Name), Color: avatarColor(t.ID)},
+		BackURL:     backURL,
+		Tab:         "audit",
+		Tabs:        []views.Tab{{Label: "Audit trail", URL: auditURL + suffix, Current: true}},
+		AccountName: t.AccountName,
+		AccountID:   t.AccountID,
+		Deleted:     true,
+		DeletedAt:   formatDateTime(t.DeletedAt),
+		TrailURL:    withQuery("/settings/audit-trail", url.Values{"object": {t.ID}}),
+	}
+	if t.DeletedBy.Name != "" {
+		m.DeletedBy = actorLabel(t.DeletedBy)
+	}
+	status, err := h.fillAuditGrid(c, &m.Audit, auditURL, t.ID)
+	if err != nil {
+		return err
+	}
+	if list := c.QueryParam("list"); list != "" {
+		m.Audit.Hidden = append(m.Audit.Hidden, views.Option{Value: "list", Label: list})
 	}
 	return h.render(c, status, views.TokenView(m))
 }

@@ -121,7 +121,9 @@ func TestTokenNotFound(t *testing.T) {
 	live := app.demoToken(t, "CI pipeline").ID
 	for _, path := range []string{
 		"/settings/api-tokens/TKN-0000-0000",
-		"/settings/api-tokens/" + deleted,
+		"/settings/api-tokens/TKN-0000-0000/audit",
+		"/settings/api-tokens/" + deleted + "/edit",
+		"/settings/api-tokens/" + deleted + "/disable",
 		"/settings/api-tokens/" + foreign,
 		"/settings/api-tokens/" + foreign + "/audit",
 		"/settings/api-tokens/not-an-id",
@@ -329,5 +331,74 @@ func TestRevealWithoutJavaScriptRedirects(t *testing.T) {
 	}
 	if n := app.countEvents(t, tok.ID, store.EventTokenValueViewed); n != 2 {
 		t.Errorf("%d value-viewed records, want 2", n)
+	}
+}
+
+// A deleted token's history stays reachable: its Audit trail tab is served
+// read-only with who deleted it and when, its other tabs lead there, and
+// another account's deleted token is still a 404.
+func TestDeletedTokenAuditTab(t *testing.T) {
+	app := newTestApp(t)
+	ctx := t.Context()
+	var gone, goneName string
+	if err := app.store.DB().QueryRow(`SELECT id, name FROM api_tokens WHERE account_id = ? AND status = 'Deleted'`, app.acc.ID).Scan(&gone, &goneName); err != nil {
+		t.Fatal(err)
+	}
+	theirs, _ := app.apiToken(t, app.other.ID, "Their soon deleted token")
+	if err := app.store.DeleteToken(ctx, store.SystemActor, app.other.ID, theirs.ID, theirs.Version); err != nil {
+		t.Fatal(err)
+	}
+	c := app.client(t)
+	c.mustLogin("admin@example.com")
+	audit := "/settings/api-tokens/" + gone + "/audit"
+	r := c.get(audit)
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("%s = %d, want 200", audit, r.StatusCode)
+	}
+	d := r.doc(t)
+	if name, badge := squash(d.Find(".detail-title h1 > span").First().Text()), squash(d.Find(".detail-title h1 .badge").Text()); name != goneName || badge != "Deleted" {
+		t.Errorf("title = %q with badge %q, want the name and a Deleted badge", name, badge)
+	}
+	banner := d.Find(".deleted-banner")
+	// The demo's operator deleted it.
+	if text := words(banner); !strings.Contains(text, "Deleted by Oliver Perez") || banner.Find("time[datetime]").Length() != 1 {
+		t.Errorf("banner = %q, want who deleted it and when", text)
+	}
+	if href, _ := banner.Find("a").Attr("href"); href != "/settings/audit-trail?object="+gone {
+		t.Errorf("banner link = %q, want the account trail filtered by the token", href)
+	}
+	// Read-only: no Edit, no action menu, no Show, and no other tab.
+	if n := d.Find(".detail-actions, form[data-reveal], details[data-menu]").Length(); n != 0 {
+		t.Errorf("%d action elements on a deleted token's page", n)
+	}
+	if got := squash(d.Find("nav.tabs").Text()); got != "Audit trail" {
+		t.Errorf("tabs = %q, want only the Audit trail", got)
+	}
+	var events []string
+	d.Find("table.audit-grid tbody .event").Each(func(_ int, s *goquery.Selection) { events = append(events, squash(s.Text())) })
+	if strings.Join(events, ",") != "deleted,created" {
+		t.Errorf("events = %v, want deleted then created", events)
+	}
+	// Its filters work as on a live token's tab.
+	if n := c.get(audit + "?event=created").doc(t).Find("table.audit-grid tbody tr").Length(); n != 1 {
+		t.Errorf("%d created records, want 1", n)
+	}
+	// The other tabs, and the bare page, lead to the audit trail.
+	for _, p := range []string{"", "/general", "/modules", "/details"} {
+		r := c.get("/settings/api-tokens/" + gone + p)
+		if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != audit {
+			t.Errorf("%s = %d %q, want 303 to %s", p, r.StatusCode, r.Header.Get("Location"), audit)
+		}
+	}
+	// A record of it links back to its audit trail, not to a 404.
+	link, _ := d.Find("table.audit-grid tbody td.cell-action a").First().Attr("href")
+	if href, _ := c.get(link).doc(t).Find(".fields a.cell-main").Attr("href"); href != audit {
+		t.Errorf("record page object link = %q, want %s", href, audit)
+	}
+	// Another account's deleted token, and its tabs, stay 404.
+	for _, p := range []string{"", "/audit", "/general"} {
+		if r := c.get("/settings/api-tokens/" + theirs.ID + p); r.StatusCode != http.StatusNotFound {
+			t.Errorf("another account's deleted token%s = %d, want 404", p, r.StatusCode)
+		}
 	}
 }

@@ -1,9 +1,11 @@
 package handlers
 
 import (
+	"errors"
 	"hash/fnv"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -32,6 +34,10 @@ type listQuery struct {
 	Order  string // a sort key, "-" in front for descending
 	Page   int
 	Size   int
+	// adjusted is set when the URL's page or size was not one the list
+	// shows (not a number, out of range, or not written as the list writes
+	// it), and Page and Size hold the nearest that is.
+	adjusted bool
 }
 
 // values encodes the query, leaving out what equals the default so URLs stay
@@ -66,9 +72,18 @@ func (q listQuery) url() string {
 	return "/settings/api-tokens"
 }
 
+// maxPage bounds the page number read from a URL; a larger one is past the
+// end of any list.
+const maxPage = 1_000_000
+
 // parseListQuery reads the list state from the URL. Unknown or malformed
 // values fall back to their defaults; only a search that is not text at all
-// is refused.
+// is refused. A page or size the list does not show is replaced by the
+// nearest it does, and the query marked adjusted: a size that is a number
+// becomes the nearest allowed one (the smaller on a tie), keeping the first
+// row asked for in view; one that is not, the default; a page that is not a
+// positive number, the first. Whether the page is past the end is for the
+// caller to find out.
 func parseListQuery(v url.Values, modules []store.Module) (listQuery, error) {
 	q := listQuery{Order: defaultOrder, Page: 1, Size: defaultPageSize}
 	search := strings.TrimSpace(v.Get("q"))
@@ -95,17 +110,83 @@ func parseListQuery(v url.Values, modules []store.Module) (listQuery, error) {
 	if o := v.Get("order"); store.ValidTokenOrder(store.TokenOrder(strings.TrimPrefix(o, "-"))) {
 		q.Order = o
 	}
-	if n, err := strconv.Atoi(v.Get("size")); err == nil {
-		for _, s := range pageSizes {
-			if n == s {
-				q.Size = n
-			}
+	size, sizeNumber, sizeOK := pagingNumber(v, "size", defaultPageSize)
+	page, _, pageOK := pagingNumber(v, "page", 1)
+	q.adjusted = !sizeOK || !pageOK
+	if sizeOK {
+		q.Size = size
+	} else if sizeNumber {
+		// A number, not an allowed size: the nearest one, on the page
+		// that holds the first row asked for.
+		q.Size = nearestPageSize(size)
+		if pageOK {
+			first := int64(page-1)*int64(min(max(size, 1), maxPage)) + 1
+			page = int(min((first-1)/int64(q.Size)+1, maxPage))
 		}
 	}
-	if n, err := strconv.Atoi(v.Get("page")); err == nil && n > 1 && n <= 1_000_000 {
-		q.Page = n
-	}
+	q.Page = max(page, 1)
 	return q, nil
+}
+
+// pagingNumber reads page or size. ok is true when the parameter is absent
+// (n is then def) or written as the list writes a value it shows;
+// otherwise number says whether it holds a number at all, and n is that
+// number, bounded by ±maxPage.
+func pagingNumber(v url.Values, name string, def int) (n int, number, ok bool) {
+	raw, given := v[name]
+	if !given {
+		return def, true, true
+	}
+	s := ""
+	if len(raw) > 0 {
+		s = raw[0]
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil && !errors.Is(err, strconv.ErrRange) { // out of range: bounded below
+		return 0, false, false
+	}
+	n = min(max(n, -maxPage), maxPage)
+	ok = s == strconv.Itoa(n) && n >= 1 && len(raw) == 1
+	if name == "size" && !slices.Contains(pageSizes, n) {
+		ok = false
+	}
+	return n, true, ok
+}
+
+// nearestPageSize is the allowed page size nearest n, the smaller on a tie.
+func nearestPageSize(n int) int {
+	best := pageSizes[0]
+	for _, s := range pageSizes {
+		if abs(n-s) < abs(n-best) {
+			best = s
+		}
+	}
+	return best
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+// pagingURL is the list's URL with the query as given, but for page and
+// size, written as the list writes them.
+func pagingURL(v url.Values, page, size int) string {
+	out := url.Values{}
+	for k, vs := range v {
+		if k != "page" && k != "size" {
+			out[k] = vs
+		}
+	}
+	if page > 1 {
+		out.Set("page", strconv.Itoa(page))
+	}
+	if size != defaultPageSize {
+		out.Set("size", strconv.Itoa(size))
+	}
+	return withQuery("/settings/api-tokens", out)
 }
 
 func (h *Handler) listTokens(c echo.Context) error {
@@ -126,14 +207,11 @@ func (h *Handler) listTokens(c echo.Context) error {
 		return err
 	}
 	pages := max(1, (page.Total+q.Size-1)/q.Size)
-	if q.Page > pages {
-		// Past the end (a bookmark from when there were more tokens): show
-		// the last page rather than an empty one.
-		q.Page = pages
-		sq.Offset = (q.Page - 1) * q.Size
-		if page, err = h.store.ListTokens(ctx, u.AccountID, sq); err != nil {
-			return err
-		}
+	if q.adjusted || q.Page > pages {
+		// A page past the end (a bookmark from when there were more
+		// tokens) goes to the last one, a page or size the list does not
+		// show to the nearest it does: the URL says what the page shows.
+		return c.Redirect(http.StatusSeeOther, pagingURL(c.QueryParams(), min(q.Page, pages), q.Size))
 	}
 
 	m := views.TokenList{

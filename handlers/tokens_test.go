@@ -140,7 +140,6 @@ func TestListSearchFilterSortPage(t *testing.T) {
 	}{
 		{"default first page, newest first", "", nil, 10, "1–10 of 13 rows", "Page 1 of 2", false},
 		{"second page", "?page=2", nil, 3, "11–13 of 13 rows", "Page 2 of 2", false},
-		{"page past the end shows the last", "?page=99", nil, 3, "11–13 of 13 rows", "Page 2 of 2", false},
 		{"five a page", "?size=5&page=3", nil, 3, "11–13 of 13 rows", "Page 3 of 3", false},
 		{"search name (case-insensitive)", "?q=BILLING", []string{"Production billing sync"}, 1, "1–1 of 1 rows", "Page 1 of 1", false},
 		{"search description", "?q=year-end", []string{"Legacy ERP connector"}, 1, "1–1 of 1 rows", "Page 1 of 1", false},
@@ -151,7 +150,7 @@ func TestListSearchFilterSortPage(t *testing.T) {
 		{"name descending", "?order=-name&size=5", []string{"Staging smoke tests", "Production billing sync", "Partner portal EU", "O'Reilly reseller feed", "Notifications relay"}, 5, "1–5 of 13 rows", "Page 1 of 3", false},
 		{"oldest first", "?order=created&size=5", []string{"Legacy ERP connector", "Production billing sync", "CI pipeline", "Grafana exporter", "Partner portal EU"}, 5, "1–5 of 13 rows", "Page 1 of 3", false},
 		{"never used first when oldest access first", "?order=lastAccess&size=5", []string{"Access review bot", "Grafana exporter", "Staging smoke tests", `Marketing site "Buy now" widget`, "Legacy ERP connector"}, 5, "1–5 of 13 rows", "Page 1 of 3", true},
-		{"unknown values fall back", "?order=DROP+TABLE&size=7&page=-3&status=Deleted&module=MOD-XXXX", nil, 10, "1–10 of 13 rows", "Page 1 of 2", false},
+		{"unknown values fall back", "?order=DROP+TABLE&status=Deleted&module=MOD-XXXX", nil, 10, "1–10 of 13 rows", "Page 1 of 2", false},
 		{"SQL in search is just text", "?q=%27+OR+1%3D1+--", nil, 0, "0 rows", "Page 1 of 1", false},
 	}
 	for _, tc := range cases {
@@ -185,6 +184,48 @@ func TestListSearchFilterSortPage(t *testing.T) {
 	// The short search finds the CI pipeline through its name.
 	if names := rowNames(c.get("/settings/api-tokens?q=ci").doc(t)); !slices.Contains(names, "CI pipeline") {
 		t.Errorf("q=ci rows = %v", names)
+	}
+}
+
+// An out-of-range or malformed page or size redirects to the nearest valid
+// page and size, keeping the rest of the query: the URL shows what the page
+// shows. A page past the end goes to the last one; a size that is a number
+// goes to the nearest allowed size, keeping the first row asked for in view,
+// and one that is not goes to the default.
+func TestListRedirectsOutOfRangePaging(t *testing.T) {
+	app := newTestApp(t)
+	c := app.client(t)
+	c.mustLogin("admin@example.com")
+	// The demo account has 13 live tokens.
+	for _, tc := range []struct{ query, want string }{
+		{"page=999&size=7", "page=3&size=5"},
+		{"page=99", "page=2"},
+		{"page=abc", ""},
+		{"page=0", ""},
+		{"page=-3", ""},
+		{"page=2.5", ""},
+		{"page=99999999999999999999", "page=2"},
+		{"size=abc", ""},
+		{"size=0", "size=5"},
+		{"size=1000", "size=100"},
+		{"size=30&page=2", "size=25"},
+		{"size=7&page=3", "page=3&size=5"},
+		{"size=12&page=2", "page=2"},
+		{"q=pipeline&status=Active&order=name&page=9&size=7", "order=name&q=pipeline&size=5&status=Active"},
+	} {
+		r := c.get("/settings/api-tokens?" + tc.query)
+		want := "/settings/api-tokens"
+		if tc.want != "" {
+			want += "?" + tc.want
+		}
+		if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != want {
+			t.Errorf("?%s = %d %q, want 303 to %q", tc.query, r.StatusCode, r.Header.Get("Location"), want)
+		}
+	}
+	for _, query := range []string{"", "page=1", "page=2", "size=5&page=3", "size=10", "size=100"} {
+		if r := c.get("/settings/api-tokens?" + query); r.StatusCode != http.StatusOK {
+			t.Errorf("?%s = %d, want 200", query, r.StatusCode)
+		}
 	}
 }
 

@@ -100,13 +100,18 @@ const AuditCountCap = 10_000
 
 // AuditQuery selects records of an account's trail, newest first.
 type AuditQuery struct {
-	ObjectID string    // "" for the whole account
-	Event    string    // "" for every event
-	From     time.Time // inclusive; zero: no lower bound
-	To       time.Time // exclusive; zero: no upper bound
-	Before   string    // cursor: only records older than it (the next page)
-	After    string    // cursor: only records newer than it (the previous page)
-	Limit    int
+	ObjectID string // "" for the whole account
+	// ObjectIDs are more objects: a record about any of them, or about
+	// ObjectID, matches (the tokens a name filter found).
+	ObjectIDs []string
+	ActorID   string    // "" for every actor: a user, a token or SYSTEM
+	ActorType string    // "user", "token" or "system"; "" for every type
+	Event     string    // "" for every event
+	From      time.Time // inclusive; zero: no lower bound
+	To        time.Time // exclusive; zero: no upper bound
+	Before    string    // cursor: only records older than it (the next page)
+	After     string    // cursor: only records newer than it (the previous page)
+	Limit     int
 }
 
 // AuditPage is one page of the trail with cursors to its neighbours.

@@ -85,6 +85,25 @@ type Token struct {
 	Version         int64
 }
 
+// DeletedToken is what the console still shows of a deleted token beside
+// its audit trail: which token it was, and who deleted it when (zero when
+// nothing tells).
+type DeletedToken struct {
+	ID          string
+	AccountID   string
+	AccountName string
+	Name        string
+	DeletedAt   time.Time
+	DeletedBy   ActorRef
+}
+
+// TokenMatch is a token found by its name, deleted ones included.
+type TokenMatch struct {
+	ID     string
+	Name   string
+	Status string
+}
+
 // NewToken holds the fields of a token being added.
 type NewToken struct {
 	Name        string

@@ -175,6 +175,13 @@ type TokenPage struct {
 
 	// Audit trail
 	Audit AuditGrid
+
+	// Deleted: only the Audit trail tab is left, read-only, under a banner
+	// saying who deleted the token and when (either may be unknown).
+	Deleted   bool
+	DeletedAt DateTime
+	DeletedBy string
+	TrailURL  string // the account's trail filtered by the token
 }
 
 // AuditRow is one record in an audit grid.
@@ -191,7 +198,7 @@ type AuditRow struct {
 	ObjectType string
 	ObjectID   string
 	ObjectName string
-	ObjectURL  string // the object's page, if it still exists
+	ObjectURL  string // the token's page, or a deleted token's audit trail
 	URL        string // the record's own page
 }
 
@@ -200,17 +207,21 @@ type AuditRow struct {
 type AuditGrid struct {
 	Action     string // where the filter form submits
 	Hidden     []Option
-	ShowObject bool // the account-wide grid has Object columns
+	ShowObject bool // the account-wide grid has Object columns, and object and actor filters
 	Rows       []AuditRow
 	Events     []Option
+	Actors     []Option
+	Object     string // an id or the start of a token's name, as typed
+	ObjectNote string // which tokens the name in Object stands for
 	From       string
 	To         string
-	Errors     map[string]string
-	Total      string // "1 record", "37 records" or "10,000+ records"
+	Errors     map[string]string // by field: object, actor, from, to
+	Invalid    bool              // a filter could not be read: no records, no export
+	Total      string            // "1 record", "37 records" or "10,000+ records"
 	NewerURL   string
 	OlderURL   string
 	NewestURL  string
-	ExportCSV  string
+	ExportCSV  string // "" when there is nothing to export
 	ExportJSON string
 	Filtered   bool
 	ClearURL   string
@@ -233,7 +244,7 @@ type AuditRecordPage struct {
 	ObjectType string
 	ObjectID   string
 	ObjectName string
-	ObjectURL  string // the token's page, while it exists
+	ObjectURL  string // the token's page, or a deleted token's audit trail
 	ActorType  string
 	ActorID    string
 	ActorName  string

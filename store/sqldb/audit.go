@@ -67,9 +67,28 @@ func detailsJSON(v any) string {
 func auditWhere(q store.AuditQuery, accountID string) (string, []any) {
 	where := []string{"account_id = ?"}
 	args := []any{accountID}
+	objects := q.ObjectIDs
 	if q.ObjectID != "" {
+		objects = append([]string{q.ObjectID}, objects...)
+	}
+	switch len(objects) {
+	case 0:
+	case 1:
 		where = append(where, "object_id = ?")
-		args = append(args, q.ObjectID)
+		args = append(args, objects[0])
+	default:
+		where = append(where, "object_id IN ("+placeholders(len(objects))+")")
+		for _, id := range objects {
+			args = append(args, id)
+		}
+	}
+	if q.ActorID != "" {
+		where = append(where, "actor_id = ?")
+		args = append(args, q.ActorID)
+	}
+	if q.ActorType != "" {
+		where = append(where, "actor_type = ?")
+		args = append(args, q.ActorType)
 	}
 	if q.Event != "" {
 		where = append(where, "event = ?")
@@ -84,6 +103,28 @@ func auditWhere(q store.AuditQuery, accountID string) (string, []any) {
 		args = append(args, q.To.UnixMilli())
 	}
 	return strings.Join(where, " AND "), args
+}
+
+// auditOrder is the ORDER BY of a trail query, newest first or (asc)
+// oldest first. For records about several objects it orders by
+// +occurred_at, which no index can hand over in order: left the plain
+// column, SQLite walked the account's whole trail in time order to find
+// those objects' records (200 ms at 1 000 000 records and 78 tokens)
+// rather than seek each object's few in audit_records_object and sort them
+// (1 ms). PostgreSQL plans it the same way either way.
+func auditOrder(q store.AuditQuery, asc bool) string {
+	objects := len(q.ObjectIDs)
+	if q.ObjectID != "" {
+		objects++
+	}
+	col, dir := "occurred_at", "DESC"
+	if objects > 1 {
+		col = "+occurred_at"
+	}
+	if asc {
+		dir = "ASC"
+	}
+	return col + " " + dir + ", seq " + dir
 }
 
 const auditColumns = `seq, id, account_id, occurred_at, event, object_type, object_id, object_name,
@@ -117,12 +158,12 @@ func (s *Store) ListAudit(ctx context.Context, accountID string, q store.AuditQu
 		limit = 25
 	}
 	// One extra row tells whether there is a page beyond this one.
-	order := "occurred_at DESC, seq DESC"
+	order := auditOrder(q, false)
 	backwards := false
 	if ms, seq, ok := store.ParseAuditCursor(q.After); ok {
 		cond += " AND (occurred_at > ? OR (occurred_at = ? AND seq > ?))"
 		args = append(args, ms, ms, seq)
-		order = "occurred_at ASC, seq ASC"
+		order = auditOrder(q, true)
 		backwards = true
 	} else if ms, seq, ok := store.ParseAuditCursor(q.Before); ok {
 		cond += " AND (occurred_at < ? OR (occurred_at = ? AND seq < ?))"
@@ -182,7 +223,7 @@ func (s *Store) AuditRecordByID(ctx context.Context, accountID, id string) (stor
 func (s *Store) EachAudit(ctx context.Context, accountID string, q store.AuditQuery, fn func(store.AuditRecord) error) error {
 	cond, args := auditWhere(q, accountID)
 	rows, err := s.db.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit_records WHERE `+cond+
-		` ORDER BY occurred_at DESC, seq DESC`, args...)
+		` ORDER BY `+auditOrder(q, false), args...)
 	if err != nil {
 		return fmt.Errorf("export audit records: %w", err)
 	}

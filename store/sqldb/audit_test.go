@@ -246,3 +246,146 @@ func TestAuditAnchor(t *testing.T) {
 		t.Errorf("empty trail: %q", problem)
 	}
 }
+
+// The account trail narrows to several objects at once (the tokens a name
+// matched), to one actor, or to a type of actor.
+func TestAuditFiltersByActorAndObjects(t *testing.T) {
+	f, tok := auditFixture(t, 3)
+	ctx := context.Background()
+	other, _, err := f.s.CreateToken(ctx, f.sealer, store.SystemActor, f.acc.ID, store.NewToken{Name: "other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caller := store.Actor{Type: "token", ID: other.ID, Name: other.Name}
+	if _, err := f.s.DisableToken(ctx, caller, f.acc.ID, tok.ID, tok.Version, ""); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		q    store.AuditQuery
+		want int
+	}{
+		{"two objects", store.AuditQuery{ObjectIDs: []string{tok.ID, other.ID}}, 6},
+		{"one of them", store.AuditQuery{ObjectIDs: []string{other.ID}}, 1},
+		{"ObjectID counts as one", store.AuditQuery{ObjectID: tok.ID, ObjectIDs: []string{other.ID}}, 6},
+		{"unknown objects", store.AuditQuery{ObjectIDs: []string{"TKN-0000-0000", "TKN-0000-0001"}}, 0},
+		{"a user", store.AuditQuery{ActorID: f.admin.ID}, 4},
+		{"the system", store.AuditQuery{ActorID: store.SystemActor.ID}, 1},
+		{"a token", store.AuditQuery{ActorID: other.ID}, 1},
+		{"any token", store.AuditQuery{ActorType: "token"}, 1},
+		{"any user, one event", store.AuditQuery{ActorType: "user", Event: store.EventTokenValueViewed}, 3},
+		{"actor and object", store.AuditQuery{ActorID: store.SystemActor.ID, ObjectIDs: []string{tok.ID, other.ID}}, 1},
+	}
+	for _, c := range cases {
+		p, err := f.s.ListAudit(ctx, f.acc.ID, c.q)
+		if err != nil || p.Total != c.want || len(p.Records) != c.want {
+			t.Errorf("%s: total %d, %d records, %v; want %d", c.name, p.Total, len(p.Records), err, c.want)
+		}
+		n := 0
+		if err := f.s.EachAudit(ctx, f.acc.ID, c.q, func(store.AuditRecord) error { n++; return nil }); err != nil || n != c.want {
+			t.Errorf("%s: EachAudit visited %d, %v; want %d", c.name, n, err, c.want)
+		}
+	}
+	users, err := f.s.AccountUsers(ctx, f.acc.ID)
+	if err != nil || len(users) != 1 || users[0].ID != f.admin.ID {
+		t.Errorf("AccountUsers = %+v, %v; want the administrator", users, err)
+	}
+	if users, err := f.s.AccountUsers(ctx, f.other.ID); err != nil || len(users) != 0 {
+		t.Errorf("AccountUsers of the other account = %+v, %v; want none", users, err)
+	}
+}
+
+// TokensNamed finds the account's tokens, deleted ones too, by the start of
+// their name, ignoring the case of ASCII letters, and no more than asked.
+func TestAuditTokensNamed(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	create := func(account, name string) store.Token {
+		t.Helper()
+		tok, _, err := f.s.CreateToken(ctx, f.sealer, store.SystemActor, account, store.NewToken{Name: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	feed := create(f.acc.ID, "Billing feed")
+	gone := create(f.acc.ID, "billing Export")
+	create(f.acc.ID, "Bill")
+	create(f.acc.ID, "Reporting billing")
+	create(f.other.ID, "Billing theirs")
+	if err := f.s.DeleteToken(ctx, f.actor, f.acc.ID, gone.ID, gone.Version); err != nil {
+		t.Fatal(err)
+	}
+	names := func(ms []store.TokenMatch) []string {
+		var out []string
+		for _, m := range ms {
+			out = append(out, m.Name+"/"+m.Status)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		prefix string
+		limit  int
+		want   []string
+	}{
+		{"BILLING", 10, []string{"billing Export/Deleted", "Billing feed/Active"}},
+		{"billing e", 10, []string{"billing Export/Deleted"}},
+		{"bill", 10, []string{"Bill/Active", "billing Export/Deleted", "Billing feed/Active"}},
+		{"bill", 2, []string{"Bill/Active", "billing Export/Deleted"}},
+		{"billing feed and more", 10, nil},
+		{"", 10, nil},
+	} {
+		got, err := f.s.TokensNamed(ctx, f.acc.ID, c.prefix, c.limit)
+		if err != nil || !slices.Equal(names(got), c.want) {
+			t.Errorf("TokensNamed(%q, %d) = %v, %v; want %v", c.prefix, c.limit, names(got), err, c.want)
+		}
+	}
+	if got, _ := f.s.TokensNamed(ctx, f.acc.ID, "Billing feed", 10); len(got) != 1 || got[0].ID != feed.ID {
+		t.Errorf("TokensNamed(Billing feed) = %+v", got)
+	}
+}
+
+// DeletedToken tells who deleted a token and when, from its row or, where
+// the row does not say, from its deleted record; live and other accounts'
+// tokens are not found.
+func TestAuditDeletedToken(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	at := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	f.s.SetClock(func() time.Time { return at })
+	gone, _, _ := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, store.NewToken{Name: "gone"})
+	live, _, _ := f.s.CreateToken(ctx, f.sealer, f.actor, f.acc.ID, store.NewToken{Name: "live"})
+	theirs, _, _ := f.s.CreateToken(ctx, f.sealer, store.SystemActor, f.other.ID, store.NewToken{Name: "theirs"})
+	if err := f.s.DeleteToken(ctx, f.actor, f.acc.ID, gone.ID, gone.Version); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.DeleteToken(ctx, store.SystemActor, f.other.ID, theirs.ID, theirs.Version); err != nil {
+		t.Fatal(err)
+	}
+	d, err := f.s.DeletedToken(ctx, f.acc.ID, gone.ID)
+	if err != nil || d.Name != "gone" || d.AccountName != "Acme" || !d.DeletedAt.Equal(at) || d.DeletedBy != (store.ActorRef{ID: f.admin.ID, Name: f.admin.Name}) {
+		t.Errorf("DeletedToken = %+v, %v", d, err)
+	}
+	for _, c := range []struct{ account, id string }{{f.acc.ID, live.ID}, {f.acc.ID, theirs.ID}, {f.other.ID, gone.ID}, {f.acc.ID, "TKN-0000-0000"}} {
+		if _, err := f.s.DeletedToken(ctx, c.account, c.id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("DeletedToken(%s, %s) err = %v, want ErrNotFound", c.account, c.id, err)
+		}
+	}
+	// A row deleted without saying by whom (as bulk data is): first nothing
+	// tells, then its deleted record does.
+	if _, err := f.s.DB().Exec(`UPDATE api_tokens SET status = 'Deleted' WHERE id = ?`, live.ID); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := f.s.DeletedToken(ctx, f.acc.ID, live.ID); err != nil || !d.DeletedAt.IsZero() || d.DeletedBy != (store.ActorRef{}) {
+		t.Errorf("DeletedToken without a record = %+v, %v; want no who nor when", d, err)
+	}
+	tx, _ := f.s.DB().Begin()
+	if _, err := f.s.AppendAudit(ctx, tx, store.AuditRecord{AccountID: f.acc.ID, OccurredAt: at.Add(time.Hour), Event: store.EventTokenDeleted,
+		ObjectType: store.ObjectTypeToken, ObjectID: live.ID, ObjectName: live.Name, Actor: store.SystemActor, Summary: "deleted"}); err != nil {
+		t.Fatal(err)
+	}
+	tx.Commit()
+	if d, err := f.s.DeletedToken(ctx, f.acc.ID, live.ID); err != nil || !d.DeletedAt.Equal(at.Add(time.Hour)) || d.DeletedBy.ID != store.SystemActor.ID {
+		t.Errorf("DeletedToken from its record = %+v, %v", d, err)
+	}
+}

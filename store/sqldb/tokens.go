@@ -1,6 +1,7 @@
 package sqldb
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"gatehouse/store"
 	"slices"
 	"strings"
+	"time"
 )
 
 // checkNewToken adds to errs (store.ValidateToken's messages) one for a
@@ -169,22 +171,23 @@ func (s *Store) token(ctx context.Context, q querier, accountID, id string) (sto
 		WHERE t.id = ? AND t.account_id = ? AND t.status != 'Deleted'`, id, accountID))
 }
 
-// LiveTokens reports which of ids are tokens of the account that are not
-// deleted: the ones an audit grid can link to. It reads at most len(ids)
-// rows by primary key.
-func (s *Store) LiveTokens(ctx context.Context, accountID string, ids []string) (map[string]bool, error) {
-	live := make(map[string]bool, len(ids))
+// TokenStatuses returns the status of each of ids that is a token of the
+// account, deleted ones included: where an audit grid links a record (a
+// live token's page, a deleted one's audit trail). It reads at most
+// len(ids) rows by primary key.
+func (s *Store) TokenStatuses(ctx context.Context, accountID string, ids []string) (map[string]string, error) {
+	statuses := make(map[string]string, len(ids))
 	if len(ids) == 0 {
-		return live, nil
+		return statuses, nil
 	}
 	args := make([]any, len(ids))
 	for i, id := range ids {
 		args[i] = id
 	}
-	// Only the ids are in the condition, and the account and status are
-	// checked here: given the account too, SQLite chose the account's list
-	// index and walked all of its tokens (20 ms at 100 000) instead of
-	// looking up len(ids) primary keys.
+	// Only the ids are in the condition, and the account is checked here:
+	// given the account too, SQLite chose the account's list index and
+	// walked all of its tokens (20 ms at 100 000) instead of looking up
+	// len(ids) primary keys.
 	rows, err := s.db.QueryContext(ctx, `SELECT id, account_id, status FROM api_tokens
 		WHERE id IN (`+placeholders(len(ids))+`)`, args...)
 	if err != nil {
@@ -196,11 +199,99 @@ func (s *Store) LiveTokens(ctx context.Context, accountID string, ids []string) 
 		if err := rows.Scan(&id, &account, &status); err != nil {
 			return nil, err
 		}
-		if account == accountID && status != store.StatusDeleted {
-			live[id] = true
+		if account == accountID {
+			statuses[id] = status
 		}
 	}
-	return live, rows.Err()
+	return statuses, rows.Err()
+}
+
+// DeletedToken returns a deleted token of the account: which it was, and
+// who deleted it when. A live token, another account's and an unknown id
+// are ErrNotFound. Where the row does not say who deleted it (bulk data),
+// the token's newest deleted audit record does.
+func (s *Store) DeletedToken(ctx context.Context, accountID, id string) (store.DeletedToken, error) {
+	var t store.DeletedToken
+	var at sql.NullTime
+	var byID, byName sql.NullString
+	err := s.db.QueryRowContext(ctx, `SELECT t.id, t.account_id, a.name, t.name, t.deleted_at, t.deleted_by_id, t.deleted_by_name
+		FROM api_tokens t JOIN accounts a ON a.id = t.account_id
+		WHERE t.id = ? AND t.account_id = ? AND t.status = 'Deleted'`, id, accountID).Scan(
+		&t.ID, &t.AccountID, &t.AccountName, &t.Name, &at, &byID, &byName)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.DeletedToken{}, store.ErrNotFound
+	} else if err != nil {
+		return store.DeletedToken{}, err
+	}
+	if at.Valid {
+		t.DeletedAt, t.DeletedBy = at.Time.UTC(), store.ActorRef{ID: byID.String, Name: byName.String}
+		return t, nil
+	}
+	var ms int64
+	err = s.db.QueryRowContext(ctx, `SELECT occurred_at, actor_id, actor_name FROM audit_records
+		WHERE account_id = ? AND object_id = ? AND event = ? ORDER BY occurred_at DESC, seq DESC LIMIT 1`,
+		accountID, id, store.EventTokenDeleted).Scan(&ms, &t.DeletedBy.ID, &t.DeletedBy.Name)
+	switch {
+	case err == nil:
+		t.DeletedAt = time.UnixMilli(ms).UTC()
+	case !errors.Is(err, sql.ErrNoRows):
+		return store.DeletedToken{}, err
+	}
+	return t, nil
+}
+
+// TokensNamed returns, ordered by name and id, up to limit tokens of the
+// account whose name starts with prefix, deleted ones included. Case is
+// ignored for ASCII letters, as the list's name order ignores it. Each half
+// is a range on an index of (account_id, folded name): the list's for live
+// tokens, api_tokens_deleted_by_name for deleted ones; so a prefix costs
+// the tokens it matches, never a scan of the account's.
+func (s *Store) TokensNamed(ctx context.Context, accountID, prefix string, limit int) ([]store.TokenMatch, error) {
+	if prefix == "" || limit <= 0 {
+		return nil, nil
+	}
+	// Every name that starts with the folded prefix sorts at or after it
+	// and before it followed by the last code point, which no name holds.
+	low := foldASCII(prefix)
+	high := low + "\U0010FFFF"
+	name := s.d.NoCase("name")
+	var out []store.TokenMatch
+	for _, status := range []string{`status != 'Deleted'`, `status = 'Deleted'`} {
+		rows, err := s.db.QueryContext(ctx, `SELECT id, name, status FROM api_tokens
+			WHERE account_id = ? AND `+status+` AND `+name+` >= ? AND `+name+` < ?
+			ORDER BY `+name+`, id LIMIT ?`, accountID, low, high, limit)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var m store.TokenMatch
+			if err := rows.Scan(&m.ID, &m.Name, &m.Status); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out = append(out, m)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	slices.SortFunc(out, func(a, b store.TokenMatch) int {
+		return cmp.Or(strings.Compare(foldASCII(a.Name), foldASCII(b.Name)), strings.Compare(a.ID, b.ID))
+	})
+	return out[:min(len(out), limit)], nil
+}
+
+// foldASCII lowers ASCII letters only, as SQLite's NOCASE and PostgreSQL's
+// lower() under the "C" collation do.
+func foldASCII(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + ('a' - 'A')
+		}
+		return r
+	}, s)
 }
 
 // readCatalogue reads the module catalogue in its order.

@@ -8,6 +8,7 @@ import (
 	"gatehouse/store/sqldb"
 	"gatehouse/store/sqlite"
 	"gatehouse/store/storetest"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -123,13 +124,14 @@ func TestTokenVisibility(t *testing.T) {
 	if _, err := f.s.DisableToken(ctx, f.actor, f.acc.ID, theirs.ID, 0, ""); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("disable other account's token: %v", err)
 	}
-	// The audit grid links only the account's tokens that are not deleted.
-	live, err := f.s.LiveTokens(ctx, f.acc.ID, []string{mine.ID, theirs.ID, gone.ID, "TKN-0000-0000", mine.ID})
-	if err != nil || len(live) != 1 || !live[mine.ID] {
-		t.Errorf("LiveTokens = %v, %v; want only %s", live, err, mine.ID)
+	// The audit grid links the account's tokens, deleted ones included, and
+	// only those.
+	statuses, err := f.s.TokenStatuses(ctx, f.acc.ID, []string{mine.ID, theirs.ID, gone.ID, "TKN-0000-0000", mine.ID})
+	if want := map[string]string{mine.ID: store.StatusActive, gone.ID: store.StatusDeleted}; err != nil || !maps.Equal(statuses, want) {
+		t.Errorf("TokenStatuses = %v, %v; want %v", statuses, err, want)
 	}
-	if live, err := f.s.LiveTokens(ctx, f.acc.ID, nil); err != nil || len(live) != 0 {
-		t.Errorf("LiveTokens of none = %v, %v", live, err)
+	if statuses, err := f.s.TokenStatuses(ctx, f.acc.ID, nil); err != nil || len(statuses) != 0 {
+		t.Errorf("TokenStatuses of none = %v, %v", statuses, err)
 	}
 }
 

@@ -98,6 +98,25 @@ func (s *Store) Users(ctx context.Context) ([]store.User, error) {
 	return out, rows.Err()
 }
 
+// AccountUsers returns the users of one account, ordered by name.
+func (s *Store) AccountUsers(ctx context.Context, accountID string) ([]store.User, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+userColumns+`
+		FROM users u JOIN accounts a ON a.id = u.account_id WHERE u.account_id = ? ORDER BY u.name, u.id`, accountID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.User
+	for rows.Next() {
+		u, err := s.scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
 // Authenticate returns the user whose email and password match. A wrong email
 // and a wrong password both give ErrNotFound after the same amount of work.
 func (s *Store) Authenticate(ctx context.Context, email, password string) (store.User, error) {
