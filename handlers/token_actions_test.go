@@ -122,8 +122,9 @@ func TestDisableEnableDeleteFlow(t *testing.T) {
 	if r := admin.post(base+"/delete", form); r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/settings/api-tokens" {
 		t.Errorf("delete = %d %s", r.StatusCode, r.Header.Get("Location"))
 	}
-	if r := admin.get(base); r.StatusCode != http.StatusNotFound {
-		t.Errorf("deleted token page = %d", r.StatusCode)
+	// Its page leads to its read-only audit trail (issue 14).
+	if r := admin.get(base); r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), base+"/audit") {
+		t.Errorf("deleted token page = %d %q, want a 303 to its audit trail", r.StatusCode, r.Header.Get("Location"))
 	}
 	if n := app.countEvents(t, tok.ID, store.EventTokenDeleted); n != 1 {
 		t.Errorf("%d deleted records", n)
