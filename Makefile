@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run run-pg build test check generate deps bench bench-engines bench-api test-reliability test-reliability-short fuzz screenshots clean
+.PHONY: run run-pg build test check generate deps bench bench-engines bench-api test-reliability test-reliability-short fuzz screenshots clean vnu
 
 ## run: build and serve the demo on http://127.0.0.1:8080
 run: build
@@ -46,7 +46,8 @@ check:
 ## the browser tests, nginx for the gateway test, wrk for the load script,
 ## PostgreSQL for the PostgreSQL tests (store/pgtest starts it) and run-pg
 DEBS := $(if $(wildcard $(CHROMIUM)),,chromium) $(if $(wildcard /usr/sbin/nginx),,nginx) $(if $(wildcard /usr/bin/wrk),,wrk) \
-	$(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,postgresql)
+	$(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,postgresql) \
+	$(if $(shell command -v java),,default-jre-headless) $(if $(shell command -v npm),,npm)
 deps:
 	@if [ -n "$(strip $(DEBS))" ]; then \
 	  echo "Installing from Debian: $(strip $(DEBS))"; \
@@ -55,13 +56,21 @@ deps:
 	fi
 	$(GO) mod download
 
+## vnu: the Nu Html Checker (the W3C validator, from npm's vnu-jar), with
+## which the browser tests check the markup of every page they load
+VNU_VERSION := 26.9.27
+VNU_JAR := .cache/vnu/node_modules/vnu-jar/build/dist/vnu.jar
+vnu: $(VNU_JAR)
+$(VNU_JAR):
+	npm install --no-save --no-audit --no-fund --silent --prefix .cache/vnu vnu-jar@$(VNU_VERSION)
+
 ## test: every test, race detector on, browser tests in headless Chromium;
 ## the multi-process cluster test on its own, printing its propagation
 ## figures (PostgreSQL, three replicas, nginx); then the store's and the
 ## handlers' tests again on PostgreSQL (a throwaway server that store/pgtest
 ## starts; with CI=true a missing PostgreSQL or nginx fails)
-test: deps check
-	GATEHOUSE_CHROMIUM=$(CHROMIUM) $(GO) test -race -count=1 -timeout 15m -skip '^TestCluster$$' ./...
+test: deps check vnu
+	GATEHOUSE_CHROMIUM=$(CHROMIUM) GATEHOUSE_VNU_JAR=$(abspath $(VNU_JAR)) $(GO) test -race -count=1 -timeout 15m -skip '^TestCluster$$' ./...
 	$(GO) test -race -count=1 -timeout 5m -v -run '^TestCluster$$' ./cmd/gatehouse
 	GATEHOUSE_TEST_ENGINE=postgres $(GO) test -count=1 -timeout 15m ./store/... ./handlers
 

@@ -312,3 +312,11 @@ func initials(name string) string {
 	}
 	return string(out)
 }
+
+// roleRefused is the one answer to a request the user's role does not
+// allow, on every page: it names the role and what it may not do, and who
+// to ask.
+func roleRefused(u store.User, what string) error {
+	return echo.NewHTTPError(http.StatusForbidden,
+		"Your role ("+u.Role+") may not "+what+". Ask an administrator of your account if you need this done.")
+}

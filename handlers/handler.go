@@ -228,10 +228,4 @@ func (h *Handler) HandleError(err error, c echo.Context) {
 }
 
 // formatDateTime turns an instant into the console's date-over-time form.
-func formatDateTime(t time.Time) views.DateTime {
-	if t.IsZero() {
-		return views.DateTime{}
-	}
-	t = t.UTC()
-	return views.DateTime{ISO: t.Format(time.RFC3339), Date: t.Format("2 Jan 2006"), Time: t.Format("15:04")}
-}
+func formatDateTime(t time.Time) views.DateTime { return views.DateTimeOf(t) }

@@ -278,25 +278,25 @@ func TestHostileInputCatalogue(t *testing.T) {
 		// Wrong roles.
 		{name: "viewer disables", do: func() (int, string, http.Header) {
 			return web(viewer.post(ciPath+"/disable", form("_csrf", viewerCSRF, "version", ciVersion)))
-		}, status: 403, want: "Your role (Viewer) may not disable API tokens."},
+		}, status: 403, want: roleRefusal("Viewer", "disable API tokens")},
 		{name: "operator deletes", do: func() (int, string, http.Header) {
 			return web(op.post(ciPath+"/delete", form("_csrf", opCSRF, "version", ciVersion)))
-		}, status: 403, want: "Your role (Operator) may not delete API tokens."},
+		}, status: 403, want: roleRefusal("Operator", "delete API tokens")},
 		{name: "operator adds", do: func() (int, string, http.Header) {
 			return web(op.post("/settings/api-tokens/new", form("_csrf", opCSRF, "step", "3", "go", "add", "name", "Sneaky", "modules", "MOD-1756")))
-		}, status: 403, want: "Only administrators can add API tokens."},
+		}, status: 403, want: roleRefusal("Operator", "add API tokens")},
 		{name: "operator edits", do: func() (int, string, http.Header) {
 			return web(op.post(ciPath+"/edit", form("_csrf", opCSRF, "version", ciVersion, "name", "Renamed")))
-		}, status: 403, want: "Only administrators can edit API tokens."},
+		}, status: 403, want: roleRefusal("Operator", "edit API tokens")},
 		{name: "operator reveals", do: func() (int, string, http.Header) {
 			return web(op.post(ciPath+"/reveal", form("_csrf", opCSRF)))
-		}, status: 403, want: "Only administrators can show or copy"},
+		}, status: 403, want: roleRefusal("Operator", "show or copy the values of API tokens")},
 		{name: "viewer bulk-disables", do: func() (int, string, http.Header) {
 			return web(viewer.post("/settings/api-tokens/bulk", form("_csrf", viewerCSRF, "action", "disable", "ids", ci.ID, "versions", ciVersion)))
-		}, status: 403, want: "Your role (Viewer) may not disable API tokens."},
+		}, status: 403, want: roleRefusal("Viewer", "disable API tokens")},
 		{name: "operator bulk-deletes", do: func() (int, string, http.Header) {
 			return web(op.post("/settings/api-tokens/bulk", form("_csrf", opCSRF, "action", "delete", "ids", ci.ID, "versions", ciVersion)))
-		}, status: 403, want: "Your role (Operator) may not delete API tokens."},
+		}, status: 403, want: roleRefusal("Operator", "delete API tokens")},
 		{name: "API token without Access management", do: func() (int, string, http.Header) {
 			return api(app.call(t, "DELETE", "/public/v1/accounts/api-tokens/"+ci.ID, billing, ""))
 		}, status: 403, want: "not granted the Access management module", problem: true},
@@ -423,4 +423,9 @@ func TestHostileInputCatalogue(t *testing.T) {
 		t.Errorf("only %d cases", len(cases))
 	}
 	t.Logf("%d hostile requests", len(cases))
+}
+
+// roleRefusal is the one wording of every page a role may not see (issue 14).
+func roleRefusal(role, what string) string {
+	return "Your role (" + role + ") may not " + what + ". Ask an administrator of your account if you need this done."
 }

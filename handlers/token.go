@@ -235,7 +235,7 @@ func actorLabel(a store.ActorRef) string {
 func (h *Handler) revealToken(c echo.Context) error {
 	u, _ := currentUser(c)
 	if !canReveal(u) {
-		return echo.NewHTTPError(http.StatusForbidden, "Only administrators can show or copy the value of an API token.")
+		return roleRefused(u, "show or copy the values of API tokens")
 	}
 	if !tokenIDPattern.MatchString(c.Param("id")) {
 		return store.ErrNotFound

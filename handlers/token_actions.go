@@ -64,8 +64,7 @@ func actionFor(c echo.Context) (tokenAction, error) {
 	}
 	u, _ := currentUser(c)
 	if !a.allowed(u) {
-		return tokenAction{}, echo.NewHTTPError(http.StatusForbidden,
-			fmt.Sprintf("Your role (%s) may not %s API tokens.", u.Role, a.name))
+		return tokenAction{}, roleRefused(u, a.name+" API tokens")
 	}
 	return a, nil
 }
@@ -241,8 +240,8 @@ func (h *Handler) goneMeanwhile(c echo.Context, err error) error {
 	if lerr != nil || rec.Event != store.EventTokenDeleted {
 		return err
 	}
-	msg := fmt.Sprintf("API token %s was deleted by %s at %s UTC, after you opened the page. Nothing was applied.",
-		id, rec.Actor.Name, rec.OccurredAt.Format("2 Jan 2006 15:04"))
+	msg := fmt.Sprintf("API token %s was deleted by %s at %s, after you opened the page. Nothing was applied.",
+		id, rec.Actor.Name, views.TimeMark(rec.OccurredAt))
 	if werr := h.setWarning(c, msg); werr != nil {
 		return werr
 	}
@@ -264,8 +263,8 @@ func (h *Handler) staleMessage(c echo.Context, t store.Token) string {
 			what = "edited its " + joinAnd(fields)
 		}
 	}
-	return fmt.Sprintf("This API token changed after you opened this page: %s %s at %s UTC (%s ago).",
-		rec.Actor.Name, what, rec.OccurredAt.Format("15:04:05"), ago)
+	return fmt.Sprintf("This API token changed after you opened this page: %s %s at %s (%s ago).",
+		rec.Actor.Name, what, views.TimeMark(rec.OccurredAt), ago)
 }
 
 // summaryFields returns the fields an update's summary names in brackets
@@ -301,7 +300,7 @@ func bulkAction(c echo.Context) (tokenAction, error) {
 	}
 	u, _ := currentUser(c)
 	if !a.allowed(u) {
-		return tokenAction{}, echo.NewHTTPError(http.StatusForbidden, fmt.Sprintf("Your role (%s) may not %s API tokens.", u.Role, a.name))
+		return tokenAction{}, roleRefused(u, a.name+" API tokens")
 	}
 	return a, nil
 }

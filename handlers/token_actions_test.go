@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -216,11 +217,17 @@ func TestStaleConfirmationAppliesNothing(t *testing.T) {
 	if r.StatusCode != http.StatusConflict {
 		t.Fatalf("stale B = %d, want 409", r.StatusCode)
 	}
-	msg := squash(r.doc(t).Find(".flash-warning").Text())
+	warning := r.doc(t).Find(".flash-warning")
+	msg := squash(warning.Text())
 	for _, want := range []string{"Alex Morgan disabled it", "Nothing was applied"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("stale message %q lacks %q", msg, want)
 		}
+	}
+	// Its time is a time app.js shows in the viewer's zone, not UTC text
+	// (issue 14); without JavaScript it reads "… 17:29 UTC".
+	if when := warning.Find("time[datetime][data-local]"); when.Length() != 1 || !regexp.MustCompile(`^\d{1,2} [A-Z][a-z]{2} \d{4} \d\d:\d\d UTC$`).MatchString(squash(when.Text())) {
+		t.Errorf("stale message %q: its time is not a local time element", msg)
 	}
 	if n := app.countEvents(t, tok.ID, store.EventTokenDisabled); n != 1 {
 		t.Errorf("%d disabled records, want exactly A's", n)

@@ -150,7 +150,7 @@ func (h *Handler) validateFields(c echo.Context, f tokenFields, step int) map[st
 func requireAdmin(c echo.Context, what string) error {
 	u, _ := currentUser(c)
 	if !canEdit(u) {
-		return echo.NewHTTPError(http.StatusForbidden, fmt.Sprintf("Only administrators can %s API tokens.", what))
+		return roleRefused(u, what+" API tokens")
 	}
 	return nil
 }
@@ -639,7 +639,7 @@ func (h *Handler) updateToken(c echo.Context) error {
 		if len(m.Conflict) > 0 {
 			m.Problem += " Compare them with the token as it is now, below, and save again to apply yours."
 			if rec, lerr := h.store.LastChange(ctx, u.AccountID, cur.ID); lerr == nil {
-				m.ConflictBy = fmt.Sprintf("%s, %s UTC", rec.Actor.Name, rec.OccurredAt.Format("2 Jan 2006 15:04:05"))
+				m.ConflictBy = rec.Actor.Name + ", " + views.TimeMark(rec.OccurredAt)
 			}
 		} else {
 			m.Problem += " They match the token as it is now: save again to confirm them."

@@ -3,6 +3,7 @@ package views
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 func avatarColor(n int) string { return fmt.Sprintf("avatar-c%d", ((n%8)+8)%8) }
@@ -52,4 +53,14 @@ func anyActions(rows []TokenRow) bool {
 		}
 	}
 	return false
+}
+
+// dateInputType is the type of a date filter's input: "date", or "text"
+// when the value typed is not a date, so that the page keeps what was typed
+// (a date input can only hold a date) and its markup stays valid.
+func dateInputType(v string) string {
+	if _, err := time.Parse("2006-01-02", v); v != "" && err != nil {
+		return "text"
+	}
+	return "date"
 }

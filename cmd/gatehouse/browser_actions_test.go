@@ -278,8 +278,13 @@ func TestBrowserDeleteFromDetailsPage(t *testing.T) {
 		t.Errorf("after Delete the list still shows the token")
 	}
 	b.wantText(rangeSel, "1–12 of 12 rows")
+	// Its page now leads to its read-only audit trail, which says who
+	// deleted it (issue 14).
 	b.open("/settings/api-tokens/" + id)
-	b.wantText(".error-status", "Error 404")
+	b.wantPath("/settings/api-tokens/" + id + "/audit")
+	if got := b.text(".deleted-banner"); !strings.Contains(got, "Deleted by Alex Morgan") {
+		t.Errorf("the deleted token's page says %q, want who deleted it", got)
+	}
 
 	// Its audit trail remains.
 	b.open("/settings/audit-trail?event=deleted")

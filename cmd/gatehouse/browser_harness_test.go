@@ -64,6 +64,9 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	stopSharedBrowser()
+	if !checkHTML() && code == 0 {
+		code = 1
+	}
 	os.Exit(code)
 }
 
@@ -412,6 +415,7 @@ func openTab(t *testing.T, browserCtx context.Context, base string, deadline tim
 	if err := within(startTimeout, func() error { return chromedp.Do(tab) }); err != nil {
 		t.Fatalf("open a tab: %v\n%s", err, browserOutput(sharedBrowser.out.String()))
 	}
+	watchHTML(tab)
 	if deadline.IsZero() {
 		deadline = time.Now().Add(browserTestTimeout)
 	}
