@@ -11,9 +11,11 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
@@ -319,19 +321,41 @@ func requireJSONType(ct string) error {
 		"The body must be JSON sent with Content-Type: application/json; this request's Content-Type is "+shown+".")
 }
 
-// checkDuplicateKeys refuses a JSON text in which an object has a key twice.
-// Keys that differ only in case count as the same: Go's decoder, like many,
-// matches field names without regard to case, so "name" and "Name" would be
-// one field read twice. Malformed JSON is left for the decoder to describe.
+// maxJSONDepth bounds how deeply a body's objects and arrays may nest: no
+// body the API takes nests more than four levels.
+const maxJSONDepth = 32
+
+// checkDuplicateKeys refuses a JSON text in which an object has a key twice,
+// or that nests deeper than maxJSONDepth. Keys that differ only in case count
+// as the same, folded as encoding/json matches field names (Unicode simple
+// folding: "ſ" is "s"), so that "name" and "Name" cannot be one field read
+// twice. Malformed JSON is left for the decoder to describe.
 func checkDuplicateKeys(body []byte) error {
 	type level struct {
+		parent    *level
 		keys      map[string]bool // nil in an array
-		path      string          // "" at the top, "account", "modules[0]"
 		expectKey bool
 		lastKey   string
 		index     int
 	}
-	var stack []*level
+	// path names a level for a message: "account", "modules[1]".
+	path := func(l *level) string {
+		var parts []string
+		for ; l != nil && l.parent != nil; l = l.parent {
+			if l.parent.keys != nil {
+				parts = append(parts, "."+l.parent.lastKey)
+			} else {
+				parts = append(parts, fmt.Sprintf("[%d]", l.parent.index))
+			}
+		}
+		slices.Reverse(parts)
+		if len(parts) == 0 {
+			return "the body"
+		}
+		return strings.TrimPrefix(strings.Join(parts, ""), ".")
+	}
+	var top *level
+	depth := 0
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	for {
@@ -339,45 +363,30 @@ func checkDuplicateKeys(body []byte) error {
 		if err != nil {
 			return nil // the end, or malformed: the decoder says which
 		}
-		var top *level
-		if len(stack) > 0 {
-			top = stack[len(stack)-1]
-		}
 		if k, isKey := tok.(string); isKey && top != nil && top.expectKey {
-			folded := strings.ToLower(k)
+			folded := foldKey(k)
 			if top.keys[folded] {
-				where := "the body"
-				if top.path != "" {
-					where = top.path
-				}
-				return &store.ValidationError{Fields: map[string]string{"body": fmt.Sprintf("has the key %q more than once in %s; send each key once.", k, where)}}
+				return &store.ValidationError{Fields: map[string]string{"body": fmt.Sprintf("has the key %q more than once in %s; send each key once.", k, path(top))}}
 			}
 			top.keys[folded], top.expectKey, top.lastKey = true, false, k
 			continue
 		}
 		switch tok {
 		case json.Delim('{'), json.Delim('['):
-			l := &level{}
-			switch {
-			case top == nil:
-			case top.keys != nil && top.path == "":
-				l.path = top.lastKey
-			case top.keys != nil:
-				l.path = top.path + "." + top.lastKey
-			default:
-				l.path = fmt.Sprintf("%s[%d]", top.path, top.index)
+			if depth++; depth > maxJSONDepth {
+				return &store.ValidationError{Fields: map[string]string{"body": fmt.Sprintf("nests deeper than %d levels.", maxJSONDepth)}}
 			}
+			l := &level{parent: top}
 			if tok == json.Delim('{') {
 				l.keys, l.expectKey = map[string]bool{}, true
 			}
-			stack = append(stack, l)
+			top = l
 			continue
 		case json.Delim('}'), json.Delim(']'):
-			stack = stack[:len(stack)-1]
-			if len(stack) == 0 {
+			depth--
+			if top = top.parent; top == nil {
 				continue
 			}
-			top = stack[len(stack)-1]
 		}
 		// A value was read in top.
 		if top == nil {
@@ -389,6 +398,22 @@ func checkDuplicateKeys(body []byte) error {
 			top.index++
 		}
 	}
+}
+
+// foldKey folds a key as encoding/json matches field names: each rune to
+// the smallest rune of its Unicode simple-folding orbit.
+func foldKey(k string) string {
+	var b strings.Builder
+	for _, r := range k {
+		min := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			if f < min {
+				min = f
+			}
+		}
+		b.WriteRune(min)
+	}
+	return b.String()
 }
 
 func (in tokenInput) moduleIDs() []string {

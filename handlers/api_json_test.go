@@ -46,6 +46,16 @@ func TestAPIJSONStrictness(t *testing.T) {
 			}
 		})
 	}
+	// Folded as the decoder folds: "ſ" (U+017F) is an "s".
+	if r := app.call(t, "POST", tokens, value, `{"name":"x","description":"a","de\u017fcription":"b"}`); r.status != http.StatusBadRequest {
+		t.Errorf("description and de\u017fcription = %d, want 400", r.status)
+	}
+	// Nesting is bounded: a megabyte of brackets is a 400, not a server
+	// building paths for a million levels.
+	deep := `{"name":"x","icon":` + strings.Repeat("[", 500_000) + strings.Repeat("]", 500_000) + `}`
+	if r := app.call(t, "POST", tokens, value, deep); r.status != http.StatusBadRequest || !strings.Contains(r.body, "nests deeper") {
+		t.Errorf("deeply nested body = %d %.200s, want 400", r.status, r.body)
+	}
 	// A key used once in each of several objects is not a duplicate.
 	ok := app.call(t, "POST", tokens, value, `{"name":"Once each","account":`+acc+`,"modules":[{"id":"MOD-1756"},{"id":"MOD-0478"}]}`)
 	if ok.status != http.StatusCreated {

@@ -398,6 +398,12 @@ func TestCSRFBoundToSession(t *testing.T) {
 		t.Fatalf("after refused posts the token is %v (%v), want %v", got.Status, err, tok.Status)
 	}
 
+	// A POST's values come from its body only: a version given in the
+	// address is not read (the form lacks one).
+	if r := admin.post(path+"?version="+form.Get("version"), url.Values{"_csrf": {good}}); r.StatusCode != http.StatusBadRequest {
+		t.Errorf("a version in the query string of a POST = %d, want 400 (not read)", r.StatusCode)
+	}
+
 	// The session's own token, in the body, works.
 	if r := admin.post(path, form); r.StatusCode != http.StatusSeeOther {
 		t.Fatalf("the session's token = %d, want 303: %s", r.StatusCode, r.body)

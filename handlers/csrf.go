@@ -70,11 +70,15 @@ func (h *Handler) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 			return echo.NewHTTPError(http.StatusForbidden,
 				"The form's security token was sent in the address, where it could be logged, so nothing was changed. Go back, reload the page and try again.")
 		}
+		if err := parseForm(r); err != nil {
+			return err
+		}
+		// A state-changing request's values come from its body only: the
+		// handlers' FormValue must not take ids, versions or a password
+		// from the address, which is logged and kept in histories.
+		r.Form = r.PostForm
 		sent := r.Header.Get("X-CSRF-Token")
 		if sent == "" {
-			if err := parseForm(r); err != nil {
-				return err
-			}
 			sent = r.PostFormValue("_csrf")
 		}
 		if subtle.ConstantTimeCompare([]byte(sent), []byte(token)) != 1 {

@@ -60,12 +60,7 @@ func NormalizeLogo(b []byte) (logo []byte, contentType, msg string) {
 	case cfg.Width < 1 || cfg.Height < 1:
 		return nil, "", "The logo has no pixels."
 	}
-	logoDecodes <- struct{}{}
-	img, err := decode(bytes.NewReader(b))
-	if err == nil {
-		img = fitLogo(img, LogoSide)
-	}
-	<-logoDecodes
+	img, err := decodeScaled(decode, b)
 	if err != nil {
 		return nil, "", damaged
 	}
@@ -160,4 +155,16 @@ func areaWeights(src, n int) [][]areaWeight {
 
 func toByte(v float32) uint8 {
 	return uint8(min(255, max(0, v+0.5)))
+}
+
+// decodeScaled decodes and scales a logo in one of the logoDecodes slots,
+// given back however the decoder ends (a panic included).
+func decodeScaled(decode func(io.Reader) (image.Image, error), b []byte) (image.Image, error) {
+	logoDecodes <- struct{}{}
+	defer func() { <-logoDecodes }()
+	img, err := decode(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	return fitLogo(img, LogoSide), nil
 }

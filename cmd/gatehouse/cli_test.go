@@ -287,3 +287,18 @@ func TestCLIAccountModules(t *testing.T) {
 		t.Errorf("audit verify: %v %s", err, out)
 	}
 }
+
+// A PostgreSQL URL's password is hidden wherever it is shown, in the
+// userinfo or as pgx's password and sslpassword parameters.
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://app:s3cret@db:5432/gh?sslmode=require":         "postgres://app:xxxxx@db:5432/gh?sslmode=require",
+		"postgres://db/gh?user=app&password=s3cret":                "postgres://db/gh?password=xxxxx&user=app",
+		"postgres://app@db/gh?sslpassword=k3y&sslmode=verify-full": "postgres://app@db/gh?sslmode=verify-full&sslpassword=xxxxx",
+		"postgres://app@db/gh":                                     "postgres://app@db/gh",
+	} {
+		if got := redactURL(in); got != want || strings.Contains(got, "s3cret") || strings.Contains(got, "k3y") {
+			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -163,13 +163,31 @@ func (d *dataOpts) engine() (name, target string, err error) {
 
 // redactURL hides a URL's password, for messages.
 func redactURL(s string) string {
-	if u, err := url.Parse(s); err == nil && u.User != nil {
+	u, err := url.Parse(s)
+	if err != nil {
+		return s
+	}
+	changed := false
+	if u.User != nil {
 		if _, has := u.User.Password(); has {
 			u.User = url.UserPassword(u.User.Username(), "xxxxx")
-			return u.String()
+			changed = true
 		}
 	}
-	return s
+	// pgx also takes the password as a query parameter.
+	if q := u.Query(); q.Has("password") || q.Has("sslpassword") {
+		for _, k := range []string{"password", "sslpassword"} {
+			if q.Has(k) {
+				q.Set(k, "xxxxx")
+			}
+		}
+		u.RawQuery = q.Encode()
+		changed = true
+	}
+	if !changed {
+		return s
+	}
+	return u.String()
 }
 
 // openStore opens the database --database names (by default the SQLite file
