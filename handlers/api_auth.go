@@ -111,12 +111,7 @@ func (c *authCache) putAbsent(id string, read time.Time, epoch uint64) {
 	if c.epoch != epoch {
 		return
 	}
-	if len(c.absent) >= c.maxSize {
-		for k := range c.absent { // drop an arbitrary entry
-			delete(c.absent, k)
-			break
-		}
-	}
+	makeRoom(c.absent, c.maxSize)
 	c.absent[id] = read
 }
 
@@ -127,13 +122,20 @@ func (c *authCache) put(t *authEntry, epoch uint64) {
 	if c.epoch != epoch {
 		return
 	}
-	if len(c.tokens) >= c.maxSize {
-		for k := range c.tokens { // drop an arbitrary entry
-			delete(c.tokens, k)
-			break
-		}
-	}
+	makeRoom(c.tokens, c.maxSize)
 	c.tokens[t.ID] = t
+}
+
+// makeRoom drops an arbitrary entry of a full map, so one more fits within
+// max.
+func makeRoom[V any](m map[string]V, max int) {
+	if len(m) < max {
+		return
+	}
+	for k := range m {
+		delete(m, k)
+		return
+	}
 }
 
 func (c *authCache) drop(id string) {

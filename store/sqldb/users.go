@@ -81,27 +81,19 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (store.User, erro
 
 // Users returns all users, ordered by account and email.
 func (s *Store) Users(ctx context.Context) ([]store.User, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+userColumns+`
+	return s.queryUsers(ctx, `SELECT `+userColumns+`
 		FROM users u JOIN accounts a ON a.id = u.account_id ORDER BY a.created_at, u.email`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.User
-	for rows.Next() {
-		u, err := s.scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
 }
 
 // AccountUsers returns the users of one account, ordered by name.
 func (s *Store) AccountUsers(ctx context.Context, accountID string) ([]store.User, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+userColumns+`
+	return s.queryUsers(ctx, `SELECT `+userColumns+`
 		FROM users u JOIN accounts a ON a.id = u.account_id WHERE u.account_id = ? ORDER BY u.name, u.id`, accountID)
+}
+
+// queryUsers runs a query of userColumns and scans its users.
+func (s *Store) queryUsers(ctx context.Context, q string, args ...any) ([]store.User, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
